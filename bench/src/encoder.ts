@@ -1,0 +1,139 @@
+// pnpm bench:encoder — evomem's encoder vs transformers.js feature-extraction on the same
+// ONNX files, same thread count, same texts. Prints a table; writes bench/results/encoder.json.
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { TextTokenizer } from '@evomem/core';
+import { encoderFlops } from './flops.js';
+import { measureGemmRate } from './gemm.js';
+import { BENCH_MODELS, benchModel } from './models.js';
+import { benchRoot, cycle, locomoTurns, requireShared, resultsDir, table, workDir } from './shared.js';
+
+const { values: args } = parseArgs({
+  options: {
+    texts: { type: 'string', default: '2000' },
+    models: { type: 'string', default: BENCH_MODELS.join(',') },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    'max-batch-tokens': { type: 'string' },
+    out: { type: 'string', default: join(resultsDir, 'encoder.json') },
+  },
+});
+requireShared();
+const threads = Number(args.threads);
+const texts = cycle(await locomoTurns(), Number(args.texts));
+await mkdir(workDir, { recursive: true });
+const textsFile = join(workDir, 'encoder-texts.json');
+await writeFile(textsFile, JSON.stringify(texts));
+
+interface ChildResult {
+  seconds: number;
+  sentencesPerSecond: number;
+  p50BatchMs: number;
+  batches: number;
+  peakRssMiB: number;
+  executedTokens?: number;
+  realTokens?: number;
+}
+
+async function child(runner: string, modelDir: string, batchSize: number): Promise<ChildResult> {
+  const extra = args['max-batch-tokens'] ? [args['max-batch-tokens']] : [];
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', join(benchRoot, 'src', 'encoderChild.ts'), runner, modelDir, String(threads), String(batchSize), textsFile, ...extra],
+    { cwd: benchRoot, maxBuffer: 1 << 24, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult;
+}
+
+const runs: Record<string, unknown>[] = [];
+const ratios: Record<string, number> = {};
+const rows: (string | number)[][] = [];
+console.error(`${texts.length} LoCoMo turns, ${threads} threads, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+
+for (const name of args.models!.split(',')) {
+  const model = await benchModel(name);
+  const tokenizer = new TextTokenizer(
+    JSON.parse(await readFile(join(model.dir, 'tokenizer.json'), 'utf8')),
+    JSON.parse(await readFile(join(model.dir, 'tokenizer_config.json'), 'utf8')),
+  );
+  const lengths = texts.map((t, i) => tokenizer.encode(t, 512, 'truncate', i)[0]!.length);
+  const realTokens = lengths.reduce((a, b) => a + b, 0);
+  const usefulFlops = encoderFlops(model.config, lengths);
+  const gemm = await measureGemmRate(model.config.hidden_size, model.config.intermediate_size, threads);
+  // transformers.js pads each input-order batch to its longest text.
+  const paddedInOrder = (b: number) => {
+    let total = 0;
+    for (let i = 0; i < lengths.length; i += b) total += Math.max(...lengths.slice(i, i + b)) * Math.min(b, lengths.length - i);
+    return total;
+  };
+  console.error(`${name}: ${realTokens} real tokens, GEMM ceiling ${(gemm / 1e9).toFixed(0)} GFLOP/s`);
+
+  const results: { runner: string; batch: string; r: ChildResult; executed: number }[] = [];
+  for (const [runner, batch] of [['evomem', 0], ['transformers.js', 32], ['transformers.js', 128]] as const) {
+    const r = await child(runner, model.dir, batch);
+    const executed = r.executedTokens ?? paddedInOrder(batch);
+    results.push({ runner, batch: batch === 0 ? 'auto' : String(batch), r, executed });
+    console.error(`  ${runner} batch ${batch || 'auto'}: ${r.sentencesPerSecond.toFixed(1)} sentences/s`);
+  }
+  const ours = results[0]!.r.sentencesPerSecond;
+  const best = Math.max(...results.slice(1).map((x) => x.r.sentencesPerSecond));
+  ratios[name] = Number((ours / best).toFixed(3));
+  for (const { runner, batch, r, executed } of results) {
+    const fraction = usefulFlops / r.seconds / gemm;
+    rows.push([
+      name,
+      runner,
+      batch,
+      r.sentencesPerSecond.toFixed(1),
+      realTokens,
+      executed,
+      (executed / realTokens).toFixed(2),
+      r.p50BatchMs.toFixed(1),
+      r.peakRssMiB.toFixed(0),
+      fraction.toFixed(2),
+    ]);
+    runs.push({
+      model: name,
+      runner,
+      batchSize: batch,
+      sentencesPerSecond: r.sentencesPerSecond,
+      seconds: r.seconds,
+      realTokens,
+      executedTokens: executed,
+      p50BatchMs: r.p50BatchMs,
+      modelCalls: r.batches,
+      peakRssMiB: r.peakRssMiB,
+      usefulGflops: usefulFlops / 1e9,
+      fractionOfGemmCeiling: fraction,
+    });
+  }
+  runs.push({
+    model: name,
+    runner: 'flop-bound estimate',
+    gemmGflopsPerSecond: gemm / 1e9,
+    usefulGflops: usefulFlops / 1e9,
+    sentencesPerSecond: texts.length / (usefulFlops / gemm),
+  });
+  rows.push([name, 'FLOP-bound estimate', '-', (texts.length / (usefulFlops / gemm)).toFixed(1), realTokens, realTokens, '1.00', '-', '-', '1.00']);
+}
+
+console.log(
+  table(['model', 'runner', 'batch', 'sentences/s', 'real tokens', 'executed tokens', 'exec/real', 'p50 batch ms', 'peak RSS MiB', 'of GEMM ceiling'], rows),
+);
+console.log(`\nratios (evomem / best transformers.js batch size): ${JSON.stringify(ratios)}`);
+const result = {
+  benchmark: 'encoder',
+  command: 'pnpm bench:encoder',
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
+  threads,
+  workload: { texts: texts.length, source: 'shared/data/locomo/locomo-dev.json turns "speaker: text", file order, cycled' },
+  ratios,
+  runs,
+};
+await mkdir(resultsDir, { recursive: true });
+await writeFile(args.out!, `${JSON.stringify(result, null, 2)}\n`);
+console.error(`wrote ${args.out}`);

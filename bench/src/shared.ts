@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const workDir = resolve(benchRoot, '.work');
+export const resultsDir = resolve(benchRoot, 'results');
+export const sharedDir = process.env.EVOMEM_SHARED ?? resolve(benchRoot, '..', '..', 'shared');
+
+export function requireShared(): void {
+  if (!existsSync(resolve(sharedDir, 'models'))) {
+    console.error(`The benchmarks need ${sharedDir} (model configs, tokenizers, LoCoMo dev data). Set EVOMEM_SHARED to its path.`);
+    process.exit(2);
+  }
+}
+
+/** LoCoMo turns as "speaker: text", in file order. */
+export async function locomoTurns(): Promise<string[]> {
+  const data = JSON.parse(await readFile(resolve(sharedDir, 'data/locomo/locomo-dev.json'), 'utf8')) as { conversation: Record<string, unknown> }[];
+  const turns: string[] = [];
+  for (const sample of data) {
+    const sessions = Object.keys(sample.conversation)
+      .filter((k) => /^session_\d+$/.test(k))
+      .sort((a, b) => Number(a.split('_')[1]) - Number(b.split('_')[1]));
+    for (const key of sessions) for (const turn of sample.conversation[key] as { speaker: string; text: string }[]) turns.push(`${turn.speaker}: ${turn.text}`);
+  }
+  return turns;
+}
+
+/** `n` texts: the turns cycled in order. */
+export function cycle<T>(items: T[], n: number): T[] {
+  return Array.from({ length: n }, (_, i) => items[i % items.length]!);
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+}

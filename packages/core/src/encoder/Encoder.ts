@@ -1,0 +1,404 @@
+import { basename } from 'node:path';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { EvomemError } from '../errors.js';
+import { BatchScheduler } from './BatchScheduler.js';
+import { isHubId, resolveHubModel, type DownloadProgress } from './hub.js';
+import { readModelFolder, type ModelDtype, type ModelFolder, type PoolingMode } from './modelFolder.js';
+import { normalizeInPlace, poolTokens } from './pooling.js';
+import { loadOrt, openSession, type Device } from './session.js';
+import { TextTokenizer, type OverflowPolicy, type TokenRow } from './TextTokenizer.js';
+
+export interface EncoderOptions {
+  /**
+   * A model folder path, or a Hugging Face model id (downloaded to the cache on first use).
+   * @default the offline default model from `@evomem/model-use-lite`
+   */
+  model?: string;
+  /** Where inference runs. `auto` tries CUDA, then CPU with one warning. @default 'auto' */
+  device?: Device;
+  /** GPU ordinal when running on CUDA. @default 0 */
+  deviceId?: number;
+  /** Threads onnxruntime uses per operator. @default all available cores */
+  threads?: number;
+  /** Which ONNX weights to load (`model.onnx`, `model_quantized.onnx`, ...). @default 'fp32' */
+  dtype?: ModelDtype;
+  /** An explicit graph file inside the model folder; overrides `dtype`. */
+  modelFile?: string;
+  /** Longest input in tokens, special tokens included. @default from the model's configs (sentence-transformers' max_seq_length, else model_max_length) */
+  maxLength?: number;
+  /**
+   * Inputs over `maxLength` tokens: `truncate` keeps the head (special tokens kept), `error`
+   * throws naming the input, `chunk` embeds every window and averages them by token count.
+   * @default 'truncate'
+   */
+  overflow?: OverflowPolicy;
+  /** Pooling of token states. @default from 1_Pooling/config.json, else 'mean' */
+  pooling?: PoolingMode;
+  /** Scale every vector to unit length. @default true */
+  normalize?: boolean;
+  /** Keep only the first N dimensions (Matryoshka models), renormalized when `normalize`. @default the model's width */
+  dimensions?: number;
+  /** Text put before each query by `embedQuery`. @default the model's declared query prompt, else a known one for its family (bge, e5), else none */
+  queryPrompt?: string;
+  /** Text put before each document by `embedDocuments`. @default the model's declared document prompt, else a known one for its family, else none */
+  documentPrompt?: string;
+  /**
+   * Most padded tokens in one model call. On CPU, throughput is flat from 1,024 to 16,384
+   * tokens while memory and latency grow with the batch (measured by `pnpm bench:encoder`),
+   * so batches stay small; GPUs need wide batches to fill their cores.
+   * @default 1024 on CPU, 8192 on GPU
+   */
+  maxBatchTokens?: number;
+  /** Most texts in one model call. @default 256 */
+  maxBatchSize?: number;
+  /** Hub revision (branch, tag, commit) for model ids. @default 'main' */
+  revision?: string;
+  /** Local model cache. @default $EVOMEM_CACHE, else ~/.cache/evomem */
+  cacheDir?: string;
+  /** Refuse to download; use the cache or fail with where to put the files. @default HF_HUB_OFFLINE=1 or EVOMEM_OFFLINE=1 */
+  offline?: boolean;
+  /** Hub address. @default $HF_ENDPOINT, else https://huggingface.co */
+  hubEndpoint?: string;
+  /** Hub access token. @default $HF_TOKEN */
+  token?: string;
+  /** Download progress for hub models. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Called after every model call with its shape and duration, for tracing and benchmarks. */
+  onBatch?: (batch: BatchTrace) => void;
+}
+
+/** One model call, as reported to `onBatch`. */
+export interface BatchTrace {
+  rows: number;
+  /** Padded sequence length of the call. */
+  seqLen: number;
+  /** Wall time of the onnxruntime run, in milliseconds. */
+  ms: number;
+}
+
+export interface EmbedOptions {
+  /** Cancels this call: it rejects with the signal's reason and its queued texts are skipped. */
+  signal?: AbortSignal;
+}
+
+/** Counters of the work done so far, for tuning and benchmarks. */
+export interface EncoderStats {
+  /** Model calls made. */
+  batches: number;
+  /** Token rows encoded (a chunked text counts once per chunk). */
+  rows: number;
+  /** Tokens of real input, special tokens included. */
+  realTokens: number;
+  /** Tokens the model computed, padding included. */
+  executedTokens: number;
+}
+
+/** Many embeddings in one contiguous row-major buffer. */
+export interface EmbeddingMatrix {
+  /** `rows * dimensions` values, row-major. */
+  data: Float32Array;
+  rows: number;
+  dimensions: number;
+}
+
+/** Prompts of model families whose folders often lack `config_sentence_transformers.json`. */
+const FAMILY_PROMPTS: { pattern: RegExp; query: string; document?: string }[] = [
+  { pattern: /bge-(small|base|large)-en/i, query: 'Represent this sentence for searching relevant passages: ' },
+  { pattern: /(^|[/_-])e5-(small|base|large)|multilingual-e5/i, query: 'query: ', document: 'passage: ' },
+];
+
+const POOLED_OUTPUTS = ['sentence_embedding', 'sentence_embeddings', 'pooler_output_normalized'];
+const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
+
+/**
+ * A sentence encoder over any Hugging Face ONNX export, on onnxruntime-node.
+ *
+ * Concurrent calls share batches; texts are grouped by token length so little compute
+ * goes to padding; vectors come back in input order.
+ *
+ * @example
+ * const encoder = await Encoder.load({ model: 'Xenova/bge-small-en-v1.5' });
+ * const [doc] = await encoder.embedDocuments(['Caroline went to the LGBTQ support group on 7 May.']);
+ * const query = await encoder.embedQuery('When did Caroline go to the support group?');
+ */
+export class Encoder {
+  /** The model folder in use. */
+  readonly modelPath: string;
+  /** The device inference runs on, after `auto` is resolved. */
+  readonly device: Exclude<Device, 'auto'>;
+  /** Longest input in tokens. */
+  readonly maxLength: number;
+  /** Length of every returned vector. */
+  readonly dimensions: number;
+  readonly pooling: PoolingMode;
+  readonly queryPrompt: string;
+  readonly documentPrompt: string;
+
+  readonly #session: InferenceSession;
+  readonly #tokenizer: TextTokenizer;
+  readonly #scheduler: BatchScheduler;
+  readonly #overflow: OverflowPolicy;
+  readonly #normalize: boolean;
+  readonly #width: number;
+  readonly #pooledOutput: string | undefined;
+  readonly #tokenOutput: string;
+  readonly #feedsTokenTypes: boolean;
+  readonly #onBatch: ((batch: BatchTrace) => void) | undefined;
+  readonly #stats: EncoderStats = { batches: 0, rows: 0, realTokens: 0, executedTokens: 0 };
+  #disposed = false;
+
+  private constructor(init: {
+    folder: ModelFolder;
+    session: InferenceSession;
+    device: Exclude<Device, 'auto'>;
+    tokenizer: TextTokenizer;
+    width: number;
+    options: EncoderOptions;
+    modelName: string;
+  }) {
+    const { folder, session, options } = init;
+    this.modelPath = folder.dir;
+    this.device = init.device;
+    this.#session = session;
+    this.#tokenizer = init.tokenizer;
+    this.#width = init.width;
+    this.maxLength = options.maxLength ?? folder.maxLength;
+    this.#overflow = options.overflow ?? 'truncate';
+    this.#normalize = options.normalize ?? true;
+    this.pooling = options.pooling ?? folder.pooling ?? 'mean';
+    this.dimensions = options.dimensions ?? init.width;
+    this.#pooledOutput = POOLED_OUTPUTS.find((name) => session.outputNames.includes(name));
+    this.#tokenOutput = TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ?? session.outputNames[0]!;
+    this.#feedsTokenTypes = session.inputNames.includes('token_type_ids');
+    this.#onBatch = options.onBatch;
+    const family = FAMILY_PROMPTS.find((f) => f.pattern.test(init.modelName));
+    this.queryPrompt = options.queryPrompt ?? folder.prompts.query ?? family?.query ?? '';
+    this.documentPrompt = options.documentPrompt ?? folder.prompts.document ?? family?.document ?? '';
+    this.#scheduler = new BatchScheduler((rows, seqLen) => this.#runBatch(rows, seqLen), init.width, {
+      maxBatchTokens: options.maxBatchTokens ?? (init.device === 'cpu' ? 1024 : 8192),
+      maxBatchSize: options.maxBatchSize ?? 256,
+    });
+  }
+
+  /** Loads a model (local folder, hub id, or the offline default) and opens its session. */
+  static async load(options: EncoderOptions = {}): Promise<Encoder> {
+    validateOptions(options);
+    const { dir, name } = await locateModel(options);
+    const folder = await readModelFolder(dir, {
+      ...(options.dtype ? { dtype: options.dtype } : {}),
+      ...(options.modelFile ? { modelFile: options.modelFile } : {}),
+    });
+    let tokenizer: TextTokenizer;
+    try {
+      tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig);
+    } catch (error) {
+      throw new EvomemError('MODEL_FILE_INVALID', `${dir}/tokenizer.json could not be loaded as a Hugging Face tokenizer: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const { session, device } = await openSession(folder.onnxPath, {
+      device: options.device ?? 'auto',
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+    });
+    if (!session.inputNames.includes('input_ids')) {
+      await session.release();
+      throw new EvomemError('MODEL_FILE_INVALID', `${folder.onnxPath} has inputs [${session.inputNames.join(', ')}]; a text encoder needs input_ids (and attention_mask).`);
+    }
+    const width = await probeWidth(session, tokenizer, folder.onnxPath);
+    if (options.dimensions !== undefined && options.dimensions > width) {
+      await session.release();
+      throw new EvomemError('INVALID_OPTION', `dimensions ${options.dimensions} exceeds the model's width ${width}.`);
+    }
+    return new Encoder({ folder, session, device, tokenizer, width, options, modelName: name });
+  }
+
+  /** Embeds texts as they are, with no prompt. One vector per text, in input order. */
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return rowsOf(await this.embedMatrix(texts, options));
+  }
+
+  /** Embeds texts to be searched (memories, documents), with the model's document prompt. */
+  async embedDocuments(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return rowsOf(await this.#embed(texts, this.documentPrompt, options));
+  }
+
+  /** Embeds one search query with the model's query prompt. */
+  async embedQuery(text: string, options: EmbedOptions = {}): Promise<Float32Array> {
+    const [vector] = rowsOf(await this.#embed([text], this.queryPrompt, options, 'embedQuery(text)'));
+    return vector!;
+  }
+
+  /** Like `embed`, returning one contiguous row-major matrix for bulk work. */
+  embedMatrix(texts: readonly string[], options: EmbedOptions = {}): Promise<EmbeddingMatrix> {
+    return this.#embed(texts, '', options);
+  }
+
+  /** A snapshot of the work done so far. */
+  get stats(): EncoderStats {
+    return { ...this.#stats };
+  }
+
+  /** Number of tokens `text` becomes, special tokens included, before truncation. */
+  countTokens(text: string): number {
+    return this.#tokenizer.ids(text).length + this.#tokenizer.specialCount;
+  }
+
+  /** Frees the onnxruntime session. Later calls reject. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#session.release();
+  }
+
+  async #embed(texts: readonly string[], prompt: string, options: EmbedOptions, label?: string): Promise<EmbeddingMatrix> {
+    if (this.#disposed) throw new EvomemError('DISPOSED', 'This Encoder was disposed; load a new one with Encoder.load().');
+    if (!Array.isArray(texts)) throw new TypeError(`texts must be an array of strings, got ${describe(texts)}.`);
+    const rows: TokenRow[] = [];
+    const target: number[] = [];
+    const weight: number[] = [];
+    texts.forEach((text, index) => {
+      if (typeof text !== 'string') {
+        throw new TypeError(`${label ?? `texts[${index}]`} must be a string, got ${describe(text)}.`);
+      }
+      const chunks = this.#tokenizer.encode(prompt + text, this.maxLength, this.#overflow, index);
+      for (const chunk of chunks) {
+        rows.push(chunk);
+        target.push(index);
+        weight.push(chunks.length === 1 ? 1 : chunk.length);
+      }
+    });
+    const pooled = await this.#scheduler.submit({ rows, target, weight, outputs: texts.length, signal: options.signal });
+    return this.#finish(pooled, texts.length);
+  }
+
+  /** Matryoshka truncation, then normalization, into a fresh `[rows, dimensions]` buffer. */
+  #finish(pooled: Float32Array, rows: number): EmbeddingMatrix {
+    const dims = this.dimensions;
+    const data = dims === this.#width ? pooled : new Float32Array(rows * dims);
+    if (data !== pooled) for (let r = 0; r < rows; r++) data.set(pooled.subarray(r * this.#width, r * this.#width + dims), r * dims);
+    if (this.#normalize) for (let r = 0; r < rows; r++) normalizeInPlace(data, r * dims, dims);
+    return { data, rows, dimensions: dims };
+  }
+
+  async #runBatch(rows: TokenRow[], seqLen: number): Promise<Float32Array> {
+    const ort = await loadOrt();
+    const count = rows.length;
+    const ids = new BigInt64Array(count * seqLen).fill(BigInt(this.#tokenizer.padId));
+    const mask = new BigInt64Array(count * seqLen);
+    const lengths = new Int32Array(count);
+    this.#stats.batches++;
+    this.#stats.rows += count;
+    this.#stats.executedTokens += count * seqLen;
+    rows.forEach((row, r) => {
+      lengths[r] = row.length;
+      this.#stats.realTokens += row.length;
+      const base = r * seqLen;
+      for (let t = 0; t < row.length; t++) {
+        ids[base + t] = BigInt(row[t]!);
+        mask[base + t] = 1n;
+      }
+    });
+    const shape = [count, seqLen];
+    const feeds: Record<string, Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, shape),
+    };
+    if (this.#session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, shape);
+    if (this.#feedsTokenTypes) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(count * seqLen), shape);
+    let result: InferenceSession.OnnxValueMapType;
+    const started = performance.now();
+    try {
+      result = await this.#session.run(feeds);
+      this.#onBatch?.({ rows: count, seqLen, ms: performance.now() - started });
+    } catch (error) {
+      throw new EvomemError('INFERENCE_FAILED', `onnxruntime failed on a batch of ${count} x ${seqLen} tokens from ${this.modelPath}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (this.#pooledOutput) return Float32Array.from(result[this.#pooledOutput]!.data as Float32Array);
+    const states = result[this.#tokenOutput]!.data as Float32Array;
+    return poolTokens(this.pooling, states, count, seqLen, this.#width, lengths);
+  }
+}
+
+function rowsOf(matrix: EmbeddingMatrix): Float32Array[] {
+  return Array.from({ length: matrix.rows }, (_, r) => matrix.data.subarray(r * matrix.dimensions, (r + 1) * matrix.dimensions));
+}
+
+/** Finds the model folder: an explicit path, a hub id (cached or downloaded), or the offline default. */
+async function locateModel(options: EncoderOptions): Promise<{ dir: string; name: string }> {
+  const model = options.model;
+  if (model === undefined) {
+    let defaultModel: { modelPath: string };
+    try {
+      defaultModel = (await import(DEFAULT_MODEL_PACKAGE)) as { modelPath: string };
+    } catch (error) {
+      throw new EvomemError(
+        'MODEL_NOT_INSTALLED',
+        `No model given and the offline default model package is not installed. Install it (npm i ${DEFAULT_MODEL_PACKAGE}), ` +
+          `or pass model: a local ONNX model folder or a Hugging Face id such as "Xenova/all-MiniLM-L6-v2".`,
+        { cause: error },
+      );
+    }
+    return { dir: defaultModel.modelPath, name: DEFAULT_MODEL_PACKAGE };
+  }
+  const { stat } = await import('node:fs/promises');
+  const isLocal = (await stat(model).catch(() => undefined)) !== undefined;
+  if (isLocal || !isHubId(model)) return { dir: model, name: basename(model) };
+  const dir = await resolveHubModel(model, {
+    ...(options.revision !== undefined ? { revision: options.revision } : {}),
+    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    ...(options.offline !== undefined ? { offline: options.offline } : {}),
+    ...(options.hubEndpoint !== undefined ? { endpoint: options.hubEndpoint } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+  });
+  return { dir, name: model };
+}
+
+/** The package whose model folder is used when no model is given. */
+export const DEFAULT_MODEL_PACKAGE = '@evomem/model-use-lite';
+
+/** Runs one short input to learn the output width and to prove the graph runs. */
+async function probeWidth(session: InferenceSession, tokenizer: TextTokenizer, path: string): Promise<number> {
+  const ort = await loadOrt();
+  const row = tokenizer.encode('probe', 512, 'truncate', 0)[0]!;
+  const shape = [1, row.length];
+  const feeds: Record<string, Tensor> = { input_ids: new ort.Tensor('int64', BigInt64Array.from(row.map(BigInt)), shape) };
+  if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(row.length).fill(1n), shape);
+  if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(row.length), shape);
+  try {
+    const out = await session.run(feeds);
+    const name = POOLED_OUTPUTS.find((n) => n in out) ?? TOKEN_OUTPUTS.find((n) => n in out) ?? session.outputNames[0]!;
+    const dims = out[name]!.dims;
+    return dims[dims.length - 1]!;
+  } catch (error) {
+    await session.release();
+    throw new EvomemError('MODEL_FILE_INVALID', `${path} loaded but failed on a one-sentence input: ${(error as Error).message}. Is it a text encoder export?`, {
+      cause: error,
+    });
+  }
+}
+
+function validateOptions(options: EncoderOptions): void {
+  const positiveInt = (name: keyof EncoderOptions) => {
+    const v = options[name];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
+      throw new EvomemError('INVALID_OPTION', `${name} must be a positive integer, got ${JSON.stringify(v)}.`);
+    }
+  };
+  for (const name of ['threads', 'maxLength', 'dimensions', 'maxBatchTokens', 'maxBatchSize'] as const) positiveInt(name);
+  if (options.overflow !== undefined && !['truncate', 'error', 'chunk'].includes(options.overflow)) {
+    throw new EvomemError('INVALID_OPTION', `overflow must be 'truncate', 'error' or 'chunk', got ${JSON.stringify(options.overflow)}.`);
+  }
+  if (options.pooling !== undefined && !['mean', 'cls', 'lastToken'].includes(options.pooling)) {
+    throw new EvomemError('INVALID_OPTION', `pooling must be 'mean', 'cls' or 'lastToken', got ${JSON.stringify(options.pooling)}.`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}

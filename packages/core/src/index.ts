@@ -1,0 +1,15 @@
+export { EvomemError, type EvomemErrorCode } from './errors.js';
+export {
+  Encoder,
+  DEFAULT_MODEL_PACKAGE,
+  type EncoderOptions,
+  type EmbedOptions,
+  type EmbeddingMatrix,
+  type EncoderStats,
+  type BatchTrace,
+} from './encoder/Encoder.js';
+export { readModelFolder, ONNX_FILE_BY_DTYPE, type ModelFolder, type ModelDtype, type PoolingMode } from './encoder/modelFolder.js';
+export { resolveHubModel, hubCacheFolder, isHubId, type HubOptions, type DownloadProgress } from './encoder/hub.js';
+export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/TextTokenizer.js';
+export type { Device } from './encoder/session.js';
+export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
