@@ -59,7 +59,8 @@ beforeAll(async () => {
       const cut = state.cutAfter;
       state.cutAfter = 0;
       res.writeHead(200, { 'content-length': String(payload.length) });
-      res.write(payload.subarray(0, cut), () => res.destroy());
+      // Give the client time to read what was sent before the connection drops.
+      res.write(payload.subarray(0, cut), () => setTimeout(() => res.destroy(), 100));
       return;
     }
     res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);

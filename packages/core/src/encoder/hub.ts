@@ -1,10 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { EvomemError } from '../errors.js';
 import { ONNX_FILE_BY_DTYPE, type ModelDtype } from './modelFolder.js';
 
@@ -193,21 +191,20 @@ async function downloadFile(request: DownloadRequest): Promise<boolean> {
     if (response.status === 200) start = 0;
     if (!response.body) throw fail('empty response body');
     let loaded = start;
-    const progress = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        loaded += chunk.byteLength;
-        options.onProgress?.({ model, file, loaded, total });
-        controller.enqueue(chunk);
-      },
-    });
+    // Each chunk is on disk before the next is read, so a broken transfer resumes from
+    // every byte that arrived.
+    const file = await open(partial, start > 0 ? 'a' : 'w');
     try {
-      await pipeline(
-        Readable.fromWeb(response.body.pipeThrough(progress) as import('node:stream/web').ReadableStream<Uint8Array>),
-        createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' }),
-      );
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        await file.write(chunk);
+        loaded += chunk.byteLength;
+        options.onProgress?.({ model, file: request.file, loaded, total });
+      }
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       throw fail(`the transfer broke off at byte ${loaded} (${(error as Error).message}). Run again to resume.`, error);
+    } finally {
+      await file.close();
     }
   } else {
     await response.body?.cancel();
