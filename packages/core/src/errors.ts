@@ -11,6 +11,7 @@ export type EvomemErrorCode =
   | 'INPUT_TOO_LONG'
   | 'INVALID_OPTION'
   | 'INFERENCE_FAILED'
+  | 'DATASET_INVALID'
   | 'DISPOSED';
 
 /**

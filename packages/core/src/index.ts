@@ -13,3 +13,4 @@ export { resolveHubModel, hubCacheFolder, isHubId, type HubOptions, type Downloa
 export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/TextTokenizer.js';
 export type { Device } from './encoder/session.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
+export * from './eval/index.js';

@@ -1,0 +1,19 @@
+export type { EvalCorpus, EvalDataset, EvalQuestion, EvalUnit, UnitKind } from './types.js';
+export { readLocomo, normalizeDiaId, type LocomoOptions } from './locomo.js';
+export { readLongMemEval, type LongMemEvalOptions } from './longmemeval.js';
+export { parseDialogueDate } from './dates.js';
+export { scoreRanking, meanMetrics, DEFAULT_KS, type MetricValues } from './metrics.js';
+export { Bm25Index, bm25Tokens, ENGLISH_STOPWORDS, LUCENE_STOPWORDS, type Bm25Options } from './Bm25Index.js';
+export { rankByScore, reciprocalRankFusion, zScoreFusion } from './fusion.js';
+export {
+  registerRetriever,
+  createRetriever,
+  listRetrievers,
+  denseRetriever,
+  type Retriever,
+  type RetrieverFactory,
+  type RetrieverOptions,
+  type CorpusIndex,
+} from './retrievers.js';
+export { evaluate, type EvalReport, type EvaluateOptions } from './evaluate.js';
+export { readDataset, type ReadDatasetOptions } from './readDataset.js';
