@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
+    // Mem0 reads this once at import; its telemetry would call out of an offline machine.
+    env: { MEM0_TELEMETRY: 'false' },
   },
 });

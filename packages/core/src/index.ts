@@ -14,3 +14,4 @@ export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/Tex
 export type { Device } from './encoder/session.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
+export { SearchIndex, type SearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';

@@ -9,7 +9,6 @@ export {
   registerRetriever,
   createRetriever,
   listRetrievers,
-  denseRetriever,
   type Retriever,
   type RetrieverFactory,
   type RetrieverOptions,

@@ -1,7 +1,7 @@
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { Bm25Index, type Bm25Options } from './Bm25Index.js';
-import { reciprocalRankFusion, zScoreFusion } from './fusion.js';
+import { SearchIndex, type SearchIndexOptions, type SearchMode } from '../search/SearchIndex.js';
+import type { Bm25Options } from './Bm25Index.js';
 import type { EvalCorpus, EvalQuestion } from './types.js';
 
 /** A searchable corpus: one score per unit for a question (higher is better). */
@@ -55,74 +55,26 @@ export async function createRetriever(name: string, options: RetrieverOptions = 
   return entry.factory(options);
 }
 
-function bm25Retriever(options: RetrieverOptions): Retriever {
+/** A retriever that puts each corpus in a `SearchIndex` of the given mode. */
+async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf'): Promise<Retriever> {
+  const encoder = mode === 'bm25' ? undefined : await Encoder.load(options.encoder);
+  const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(encoder ? { encoder } : {}) };
+  if (options.bm25) settings.bm25 = options.bm25;
+  if (options.weights) settings.weights = options.weights;
+  if (options.rrfK !== undefined) settings.rrfK = options.rrfK;
   return {
-    name: 'bm25',
+    name,
+    ...(encoder ? { model: encoder.modelPath } : {}),
     async index(corpus) {
-      const index = new Bm25Index(
-        corpus.units.map((u) => u.text),
-        options.bm25,
-      );
-      return { scores: async (q) => index.scores(q.text) };
+      const index = new SearchIndex(settings);
+      await index.add(corpus.units.map((u) => u.text));
+      return { scores: (q) => index.scores(q.text) };
     },
-    async dispose() {},
+    dispose: async () => encoder?.dispose(),
   };
 }
 
-/** Dense retrieval: documents with the model's document prompt, questions with its query prompt, cosine scores. */
-export async function denseRetriever(options: RetrieverOptions, encoder?: Encoder): Promise<Retriever & { encoder: Encoder }> {
-  const owned = encoder === undefined;
-  const enc = encoder ?? (await Encoder.load(options.encoder));
-  return {
-    name: 'dense',
-    model: enc.modelPath,
-    encoder: enc,
-    async index(corpus) {
-      const docs = await enc.embedDocuments(corpus.units.map((u) => u.text));
-      const queries = new Map<string, Promise<Float32Array>>();
-      for (const q of corpus.questions) queries.set(q.id, enc.embedQuery(q.text));
-      return {
-        async scores(q) {
-          const query = await (queries.get(q.id) ?? enc.embedQuery(q.text));
-          return Float64Array.from(docs, (d) => {
-            let s = 0;
-            for (let i = 0; i < d.length; i++) s += d[i]! * query[i]!;
-            return s;
-          });
-        },
-      };
-    },
-    async dispose() {
-      if (owned) await enc.dispose();
-    },
-  };
-}
-
-function hybrid(name: string, fuse: (lists: ArrayLike<number>[], options: RetrieverOptions) => ArrayLike<number>): RetrieverFactory {
-  return async (options) => {
-    const lexical = bm25Retriever(options);
-    const dense = await denseRetriever(options);
-    return {
-      name,
-      model: dense.model,
-      async index(corpus) {
-        const [a, b] = await Promise.all([lexical.index(corpus), dense.index(corpus)]);
-        return { scores: async (q) => fuse([await a.scores(q), await b.scores(q)], options) };
-      },
-      dispose: () => dense.dispose(),
-    };
-  };
-}
-
-registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and digits, NLTK English stopwords)', bm25Retriever);
-registerRetriever('dense', 'cosine similarity of encoder embeddings (--model)', (o) => denseRetriever(o));
-registerRetriever(
-  'hybrid',
-  'bm25 + dense, z-scored per query and summed with equal weights (CombSUM-Z)',
-  hybrid('hybrid', (lists, o) => zScoreFusion(lists, o.weights)),
-);
-registerRetriever(
-  'hybrid-rrf',
-  'bm25 + dense by reciprocal rank fusion, k 60',
-  hybrid('hybrid-rrf', (lists, o) => reciprocalRankFusion(lists, { k: o.rrfK ?? 60, ...(o.weights ? { weights: o.weights } : {}) })),
-);
+registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and digits, NLTK English stopwords)', (o) => indexRetriever('bm25', 'bm25', o));
+registerRetriever('dense', 'cosine similarity of encoder embeddings (--model)', (o) => indexRetriever('dense', 'dense', o));
+registerRetriever('hybrid', 'bm25 + dense, z-scored per query and summed with equal weights (CombSUM-Z)', (o) => indexRetriever('hybrid', 'hybrid', o, 'zscore'));
+registerRetriever('hybrid-rrf', 'bm25 + dense by reciprocal rank fusion, k 60', (o) => indexRetriever('hybrid-rrf', 'hybrid', o, 'rrf'));

@@ -1,0 +1,1 @@
+export { EvomemEmbeddings, type EvomemEmbeddingsParams } from './EvomemEmbeddings.js';

@@ -1,0 +1,2 @@
+export { EvomemEmbedding, type EvomemEmbeddingOptions } from './EvomemEmbedding.js';
+export { EvomemRetriever, type EvomemRetrieverOptions } from './EvomemRetriever.js';

@@ -1,0 +1,85 @@
+import { EvomemEmbeddings, type EvomemEmbeddingsParams } from '@evomem/langchain';
+import { Memory, type MemoryConfig } from 'mem0ai/oss';
+import { join } from 'node:path';
+import { EvomemMem0Embedder } from './EvomemMem0Embedder.js';
+
+export interface EvomemMemoryOptions {
+  /** Encoder settings, or an `EvomemEmbeddings` already created. @default the offline default model */
+  embeddings?: EvomemEmbeddings | EvomemEmbeddingsParams;
+  /**
+   * Folder for Mem0's vector store (`vector_store.db`) and history (`history.db`).
+   * @default Mem0's own defaults (~/.mem0/vector_store.db and ./memory.db)
+   */
+  dir?: string;
+  /** Vector store collection. @default 'evomem' */
+  collectionName?: string;
+  /** Anything else of Mem0's config (llm, reranker, ...), merged last. */
+  config?: Partial<MemoryConfig>;
+}
+
+/**
+ * A Mem0 config that embeds with evomem through Mem0's public LangChain route:
+ * `new Memory(await evomemMemoryConfig({ dir }))`. Mem0 passes batches of new memories to
+ * `embedDocuments` and everything else (searches, single adds, updates) to `embedQuery`;
+ * `EvomemMemory` routes by memory action instead.
+ */
+export async function evomemMemoryConfig(options: EvomemMemoryOptions = {}): Promise<MemoryConfig> {
+  const embeddings = options.embeddings instanceof EvomemEmbeddings ? options.embeddings : await EvomemEmbeddings.create(options.embeddings);
+  await embeddings.encoder();
+  const base: MemoryConfig = {
+    embedder: { provider: 'langchain', config: { model: embeddings, embeddingDims: embeddings.embeddingDimension } },
+    vectorStore: {
+      provider: 'memory',
+      config: {
+        collectionName: options.collectionName ?? 'evomem',
+        dimension: embeddings.embeddingDimension,
+        ...(options.dir ? { dbPath: join(options.dir, 'vector_store.db') } : {}),
+      },
+    },
+    ...(options.dir ? { historyDbPath: join(options.dir, 'history.db') } : {}),
+  } as MemoryConfig;
+  return { ...base, ...options.config } as MemoryConfig;
+}
+
+let warnedFallback = false;
+
+/**
+ * Mem0's `Memory` with evomem installed as a native embedder, so stored memories get
+ * document encodings and searches query encodings (Mem0 passes each call's memory action).
+ * Mem0 has no public way to register an embedder, so the subclass replaces the instance's
+ * `embedder` after Mem0 builds it, and only when that field is there with the expected
+ * shape; otherwise it keeps the LangChain route and warns once.
+ *
+ * @example
+ * const memory = await EvomemMemory.create({ dir: './memories' });
+ * await memory.add(messages, { userId: 'maya', infer: false });
+ * const { results } = await memory.search('What class did Maya join?', { filters: { user_id: 'maya' } });
+ */
+export class EvomemMemory extends Memory {
+  /** The native embedder, or undefined if this Mem0 version forced the LangChain route. */
+  readonly evomemEmbedder: EvomemMem0Embedder | undefined;
+
+  private constructor(config: MemoryConfig, native: EvomemMem0Embedder) {
+    super(config);
+    const self = this as unknown as { embedder?: { embed?: unknown; embedBatch?: unknown } };
+    if (typeof self.embedder?.embed === 'function' && typeof self.embedder.embedBatch === 'function') {
+      self.embedder = native;
+      this.evomemEmbedder = native;
+    } else {
+      this.evomemEmbedder = undefined;
+      if (!warnedFallback) {
+        warnedFallback = true;
+        process.emitWarning(
+          'This mem0ai version has no replaceable embedder; EvomemMemory uses the LangChain route, where single adds and updates get query encodings. Please report it to evomem.',
+          { code: 'EVOMEM_MEM0_FALLBACK' },
+        );
+      }
+    }
+  }
+
+  static async create(options: EvomemMemoryOptions = {}): Promise<EvomemMemory> {
+    const config = await evomemMemoryConfig(options);
+    const embeddings = (config.embedder.config as { model: EvomemEmbeddings }).model;
+    return new EvomemMemory(config, new EvomemMem0Embedder(await embeddings.encoder()));
+  }
+}

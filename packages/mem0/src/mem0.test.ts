@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Encoder } from '@evomem/core';
+import { EvomemEmbeddings } from '@evomem/langchain';
+import { writeBertFolder } from '@evomem/onnx-builder';
+import { Memory } from 'mem0ai/oss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EvomemMem0Embedder } from './EvomemMem0Embedder.js';
+import { EvomemMemory, evomemMemoryConfig } from './EvomemMemory.js';
+
+type Turn = { speaker: string; dia_id: string; text: string };
+const turnsOf = (conversation: Record<string, unknown>) =>
+  Object.entries(conversation)
+    .filter(([k]) => /^session_\d+$/.test(k))
+    .sort(([a], [b]) => Number(a.split('_')[1]) - Number(b.split('_')[1]))
+    .flatMap(([, s]) => s as Turn[]);
+const sample = JSON.parse(await readFile(new URL('../../../data/sample-conversation.json', import.meta.url), 'utf8'))[0];
+const messages = (turns: Turn[]) => turns.map((t) => ({ role: 'user', content: `${t.speaker}: ${t.text}` }));
+const SHARED = process.env.EVOMEM_SHARED ?? new URL('../../../../shared', import.meta.url).pathname;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'evomem-mem0-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('Mem0 with evomem', () => {
+  it('works through the LangChain route config with a plain Memory, offline', async () => {
+    const memory = new Memory(await evomemMemoryConfig({ dir: join(dir, 'plain') }));
+    await memory.add(messages(turnsOf(sample.conversation)), { userId: 'maya', infer: false });
+    const { results } = await memory.search('What kind of dog did Theo adopt?', { filters: { user_id: 'maya' } });
+    expect(results.map((r) => r.memory)).toContain('Theo: By the way, I adopted a dog last weekend. A three-year-old greyhound called Pepper.');
+    expect(existsSync(join(dir, 'plain', 'vector_store.db'))).toBe(true);
+  });
+
+  it('EvomemMemory stores memories with document encodings and searches with query encodings', async () => {
+    // A model with distinct query and document prompts, so the two encodings differ.
+    const model = join(dir, 'prompted');
+    await writeBertFolder(model, {
+      config: { vocab_size: 0, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128 },
+      prompts: { query: 'what did she say about: ', document: 'memory: ' },
+      std: 0.5,
+    });
+    const memory = await EvomemMemory.create({ dir: join(dir, 'native'), embeddings: { encoder: { model, device: 'cpu' } } });
+    expect(memory.evomemEmbedder).toBeDefined();
+    const stored = 'the agent will remember last week';
+    await memory.add([{ role: 'user', content: stored }], { userId: 'u', infer: false });
+    const query = 'memory agent';
+    const { results } = await memory.search(query, { filters: { user_id: 'u' } });
+    // Mem0 embeds more than once per add and search (its entity pass); every
+    // one of those calls must be an 'add', and every search call a 'search'.
+    expect(memory.evomemEmbedder!.calls.add).toBeGreaterThanOrEqual(1);
+    expect(memory.evomemEmbedder!.calls.search).toBeGreaterThanOrEqual(1);
+    expect(memory.evomemEmbedder!.calls.unspecified + memory.evomemEmbedder!.calls.update).toBe(0);
+
+    expect(results.map((r) => r.memory)).toContain(stored);
+  });
+
+  it('maps add and update to document encodings and search to query encodings', async () => {
+    const model = join(dir, 'prompted');
+    const encoder = await Encoder.load({ model, device: 'cpu' });
+    const embedder = new EvomemMem0Embedder(encoder);
+    const text = 'the agent will remember last week';
+    const [doc] = await encoder.embedDocuments([text]);
+    const query = await encoder.embedQuery(text);
+    const near = (a: number[], b: Float32Array) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+    near(await embedder.embed(text, 'add'), doc!);
+    near(await embedder.embed(text, 'update'), doc!);
+    near(await embedder.embed(text, 'search'), query);
+    near((await embedder.embedBatch([text, text], 'add'))[1]!, doc!);
+    near((await embedder.embedBatch([text], 'search'))[0]!, query);
+    // The prompts make the two encodings of one text differ.
+    expect(Math.abs(doc!.reduce((s, v, i) => s + v * query[i]!, 0) - 1)).toBeGreaterThan(1e-3);
+    expect(embedder.embeddingDims).toBe(32);
+  });
+
+  it('accepts an EvomemEmbeddings already created', async () => {
+    const embeddings = await EvomemEmbeddings.create();
+    const config = await evomemMemoryConfig({ embeddings, dir: join(dir, 'shared-embeddings') });
+    expect(config.vectorStore.config.dimension).toBe(512);
+    expect((config.embedder.config as { model: unknown }).model).toBe(embeddings);
+  });
+});
+
+const hasShared = existsSync(join(SHARED, 'data/locomo/locomo-dev.json'));
+if (!hasShared) console.warn(`SKIPPED Mem0 on LoCoMo: ${SHARED} not found (CI has it). Set EVOMEM_SHARED to its path.`);
+
+describe.skipIf(!hasShared)('Mem0 on a LoCoMo conversation', () => {
+  it('returns the evidence turn of a question after adding the whole conversation', async () => {
+    const [conv] = JSON.parse(await readFile(join(SHARED, 'data/locomo/locomo-dev.json'), 'utf8'));
+    const turns = turnsOf(conv.conversation);
+    const memory = await EvomemMemory.create({ dir: join(dir, 'locomo') });
+    await memory.add(messages(turns), { userId: conv.sample_id, infer: false });
+    const qa = conv.qa.find((q: { evidence: string[]; category: number }) => q.category === 4 && q.evidence.length === 1);
+    const gold = turns.find((t) => t.dia_id === qa.evidence[0])!;
+    const { results } = await memory.search(qa.question, { filters: { user_id: conv.sample_id }, topK: 10 });
+    expect(results.map((r) => r.memory)).toContain(`${gold.speaker}: ${gold.text}`);
+  });
+});
