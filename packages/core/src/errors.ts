@@ -12,6 +12,8 @@ export type EvomemErrorCode =
   | 'INVALID_OPTION'
   | 'INFERENCE_FAILED'
   | 'DATASET_INVALID'
+  | 'STATE_INVALID'
+  | 'SEGMENT_INVALID'
   | 'DISPOSED';
 
 /**

@@ -15,3 +15,4 @@ export type { Device } from './encoder/session.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
 export { SearchIndex, type SearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
+export * from './memory/index.js';

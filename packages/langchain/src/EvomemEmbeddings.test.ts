@@ -4,6 +4,7 @@ import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
 import { Document } from '@langchain/core/documents';
 import { describe, expect, it, vi } from 'vitest';
 import { EvomemEmbeddings } from './EvomemEmbeddings.js';
+import { EvomemRetriever } from './EvomemRetriever.js';
 
 const sample = JSON.parse(await readFile(new URL('../../../data/sample-conversation.json', import.meta.url), 'utf8'))[0];
 const turns = Object.entries(sample.conversation as Record<string, unknown>)
@@ -43,5 +44,28 @@ describe('EvomemEmbeddings with LangChain', () => {
     const embeddings = new EvomemEmbeddings({ encoderInstance: encoder, maxRetries: 1, onFailedAttempt: () => {} });
     await expect(embeddings.embedQuery('word '.repeat(40))).rejects.toThrow(/tokens; the model takes at most 16/);
     expect(spy).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('EvomemRetriever', () => {
+  const docs = () => turns.map((t) => new Document({ pageContent: `${t.speaker}: ${t.text}`, id: t.dia_id, metadata: { dia_id: t.dia_id, speaker: t.speaker, session: t.dia_id.split(':')[0] } }));
+
+  it('retrieves documents with their scores from its own hybrid index', async () => {
+    const retriever = await EvomemRetriever.fromDocuments(docs(), { k: 3 });
+    const hits = await retriever.invoke('What glaze did Maya use on her first bowl?');
+    expect(hits.map((d) => d.metadata.dia_id)).toContain('D2:3');
+    expect(hits[0]!.metadata.score).toBeGreaterThanOrEqual(hits[1]!.metadata.score);
+  });
+
+  it('has an evolving backend that conditions each turn on the turns before it', async () => {
+    const encoder = await Encoder.load({ device: 'cpu' });
+    const evolving = await EvomemRetriever.fromDocuments(docs(), { k: 28, backend: 'evolving', mode: 'dense', encoderInstance: encoder });
+    const plain = await EvomemRetriever.fromDocuments(docs(), { k: 28, mode: 'dense', encoderInstance: encoder });
+    const question = "What job did Maya's sister get in Denver?";
+    const rank = (hits: Document[]) => hits.findIndex((d) => d.metadata.dia_id === 'D1:9');
+    const [e, p] = [await evolving.invoke(question), await plain.invoke(question)];
+    // "She got the pediatric nurse position." names neither Maya's sister nor Denver; the
+    // turns before it do. The static embedding misses that; the evolving one carries it.
+    expect(rank(e)).toBeLessThan(rank(p));
   });
 });

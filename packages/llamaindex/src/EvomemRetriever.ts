@@ -1,10 +1,19 @@
-import { Encoder, SearchIndex, type EncoderOptions, type SearchIndexOptions } from '@evomem/core';
+import { Encoder, EvolvingEncoder, SearchIndex, type EncoderOptions, type EvolvingOptions, type SearchIndexOptions } from '@evomem/core';
 import type { QueryBundle } from '@llamaindex/core/query-engine';
 import { BaseRetriever } from '@llamaindex/core/retriever';
 import { MetadataMode, type BaseNode, type NodeWithScore } from '@llamaindex/core/schema';
 import { extractText } from '@llamaindex/core/utils';
 
-export interface EvomemRetrieverOptions extends Omit<SearchIndexOptions, 'encoder'> {
+export interface EvomemRetrieverOptions extends Omit<SearchIndexOptions, 'encoder' | 'evolving'> {
+  /**
+   * `static`: each node embedded alone. `evolving`: nodes are ingested in the order added as
+   * a conversation, each embedding conditioned on the turns before it (metadata `speaker`,
+   * `session`, `timestamp` are used when present).
+   * @default 'static'
+   */
+  backend?: 'static' | 'evolving';
+  /** Options of the evolving backend. */
+  evolving?: EvolvingOptions;
   /** Encoder settings (`model`, `device`, ...). @default the offline default model */
   encoder?: EncoderOptions;
   /** An encoder already loaded, shared instead of loading another. */
@@ -15,7 +24,8 @@ export interface EvomemRetrieverOptions extends Omit<SearchIndexOptions, 'encode
 
 /**
  * A LlamaIndex retriever over evomem's own index: BM25 and dense scores fused (or either
- * alone, `mode`), returning `NodeWithScore[]`, usable in a `RetrieverQueryEngine`.
+ * alone, `mode`), with static or evolving (context-aware) embeddings (`backend`), returning
+ * `NodeWithScore[]`, usable in a `RetrieverQueryEngine`.
  *
  * @example
  * const retriever = await EvomemRetriever.fromNodes(nodes, { similarityTopK: 3 });
@@ -28,11 +38,12 @@ export class EvomemRetriever extends BaseRetriever {
 
   constructor(options: EvomemRetrieverOptions = {}) {
     super();
-    const { encoder, encoderInstance, similarityTopK, ...search } = options;
+    const { encoder, encoderInstance, similarityTopK, backend, evolving, ...search } = options;
     this.similarityTopK = similarityTopK ?? 5;
     const needsEncoder = (search.mode ?? 'hybrid') !== 'bm25';
     this.#index = (async () => {
       const enc = encoderInstance ?? (needsEncoder ? await Encoder.load(encoder) : undefined);
+      if (enc && backend === 'evolving') return new SearchIndex({ ...search, evolving: new EvolvingEncoder(enc, evolving) });
       return new SearchIndex({ ...search, ...(enc ? { encoder: enc } : {}) });
     })();
   }
@@ -47,7 +58,16 @@ export class EvomemRetriever extends BaseRetriever {
   /** Indexes more nodes, by their embeddable content. */
   async add(nodes: BaseNode[]): Promise<void> {
     const index = await this.#index;
-    await index.add(nodes.map((n) => n.getContent(MetadataMode.EMBED)));
+    const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+    await index.add(
+      nodes.map((n) => n.getContent(MetadataMode.EMBED)),
+      nodes.map((n) => ({
+        id: n.id_,
+        ...(str(n.metadata.speaker) ? { speaker: str(n.metadata.speaker)! } : {}),
+        ...(str(n.metadata.session) ? { session: str(n.metadata.session)! } : {}),
+        ...(str(n.metadata.timestamp) ? { timestamp: str(n.metadata.timestamp)! } : {}),
+      })),
+    );
     this.#nodes.push(...nodes);
   }
 

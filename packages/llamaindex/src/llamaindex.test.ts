@@ -62,3 +62,15 @@ describe('EvomemRetriever', () => {
     expect(hit!.node.metadata.dia_id).toBe('D2:3');
   });
 });
+
+describe('EvomemRetriever evolving backend', () => {
+  it('conditions each node on the nodes before it, lifting a turn that only makes sense in context', async () => {
+    const encoder = await Encoder.load({ device: 'cpu' });
+    const nodes = () => turns.map((t) => new Document({ text: `${t.speaker}: ${t.text}`, id_: t.dia_id, metadata: { dia_id: t.dia_id, speaker: t.speaker, session: t.dia_id.split(':')[0] } }));
+    const evolving = await EvomemRetriever.fromNodes(nodes(), { backend: 'evolving', mode: 'dense', similarityTopK: 28, encoderInstance: encoder });
+    const plain = await EvomemRetriever.fromNodes(nodes(), { mode: 'dense', similarityTopK: 28, encoderInstance: encoder });
+    const question = "What job did Maya's sister get in Denver?";
+    const rank = async (r: EvomemRetriever) => (await r.retrieve(question)).findIndex((h) => h.node.metadata.dia_id === 'D1:9');
+    expect(await rank(evolving)).toBeLessThan(await rank(plain));
+  });
+});

@@ -1,5 +1,6 @@
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
+import { EvolvingEncoder, loadEvolvingWeights, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import { SearchIndex, type SearchIndexOptions, type SearchMode } from '../search/SearchIndex.js';
 import type { Bm25Options } from './Bm25Index.js';
 import type { EvalCorpus, EvalQuestion } from './types.js';
@@ -28,6 +29,8 @@ export interface RetrieverOptions {
   rrfK?: number;
   /** Weights of [bm25, dense] in the hybrids. @default [1, 1] */
   weights?: [number, number];
+  /** Options of the `evolving` retrievers. */
+  evolving?: Omit<EvolvingOptions, 'weights'>;
 }
 
 export type RetrieverFactory = (options: RetrieverOptions) => Retriever | Promise<Retriever>;
@@ -55,10 +58,16 @@ export async function createRetriever(name: string, options: RetrieverOptions = 
   return entry.factory(options);
 }
 
-/** A retriever that puts each corpus in a `SearchIndex` of the given mode. */
-async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf'): Promise<Retriever> {
+/**
+ * A retriever that puts each corpus in a `SearchIndex` of the given mode; with `evolving`,
+ * the corpus is ingested in order into a memory stream (its units' speaker, session and
+ * date as segment metadata), and `adapter` names an evolving weights file.
+ */
+async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf', evolving = false): Promise<Retriever> {
   const encoder = mode === 'bm25' ? undefined : await Encoder.load(options.encoder);
-  const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(encoder ? { encoder } : {}) };
+  const weights = evolving && options.adapter && encoder ? await loadEvolvingWeights(options.adapter, encoder.dimensions) : undefined;
+  const evolvingEncoder = evolving && encoder ? new EvolvingEncoder(encoder, { onWarning: () => {}, ...options.evolving, ...(weights ? { weights } : {}) }) : undefined;
+  const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(evolvingEncoder ? { evolving: evolvingEncoder } : encoder ? { encoder } : {}) };
   if (options.bm25) settings.bm25 = options.bm25;
   if (options.weights) settings.weights = options.weights;
   if (options.rrfK !== undefined) settings.rrfK = options.rrfK;
@@ -67,7 +76,16 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
     ...(encoder ? { model: encoder.modelPath } : {}),
     async index(corpus) {
       const index = new SearchIndex(settings);
-      await index.add(corpus.units.map((u) => u.text));
+      await index.add(
+        // An evolving stream refuses blank turns; a placeholder keeps every unit rankable.
+        corpus.units.map((u) => (evolvingEncoder && u.text.trim() === '' ? '(empty)' : u.text)),
+        corpus.units.map((u, i) => ({
+          id: `${i}:${u.key}`,
+          ...(u.speaker ? { speaker: u.speaker } : {}),
+          ...(u.session ? { session: u.session } : {}),
+          ...(u.dateTime ? { timestamp: u.dateTime } : {}),
+        })),
+      );
       return { scores: (q) => index.scores(q.text) };
     },
     dispose: async () => encoder?.dispose(),
@@ -78,3 +96,8 @@ registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and dig
 registerRetriever('dense', 'cosine similarity of encoder embeddings (--model)', (o) => indexRetriever('dense', 'dense', o));
 registerRetriever('hybrid', 'bm25 + dense, z-scored per query and summed with equal weights (CombSUM-Z)', (o) => indexRetriever('hybrid', 'hybrid', o, 'zscore'));
 registerRetriever('hybrid-rrf', 'bm25 + dense by reciprocal rank fusion, k 60', (o) => indexRetriever('hybrid-rrf', 'hybrid', o, 'rrf'));
+
+registerRetriever('evolving', 'evolving encoder: turns encoded in order with session context and a memory-queue read-out (--adapter: weights file)', (o) =>
+  indexRetriever('evolving', 'dense', o, undefined, true),
+);
+registerRetriever('evolving-hybrid', 'evolving encoder fused with bm25 by z-scores', (o) => indexRetriever('evolving-hybrid', 'hybrid', o, 'zscore', true));

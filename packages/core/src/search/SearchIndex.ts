@@ -1,5 +1,6 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
+import type { EvolvingEncoder, MemoryStream, Segment } from '../memory/EvolvingEncoder.js';
 import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
 
@@ -9,6 +10,11 @@ export type SearchMode = 'dense' | 'bm25' | 'hybrid';
 export interface SearchIndexOptions {
   /** The encoder for `dense` and `hybrid`; `bm25` needs none. */
   encoder?: Encoder;
+  /**
+   * Evolving backend: texts are ingested in order into a memory stream, and its
+   * context-aware scores replace the static dense ones (still fused with BM25 in `hybrid`).
+   */
+  evolving?: EvolvingEncoder;
   /**
    * `dense`: cosine of embeddings; `bm25`: lexical; `hybrid`: both, fused. On LoCoMo dev
    * the hybrid beat both parts (recall@10 0.621 vs 0.573 and 0.373; `pnpm bench:retrieval`).
@@ -45,11 +51,13 @@ export class SearchIndex {
   readonly #options: SearchIndexOptions;
   readonly #texts: string[] = [];
   readonly #vectors: Float32Array[] = [];
+  readonly #stream: MemoryStream | undefined;
   #bm25: Bm25Index | undefined;
 
   constructor(options: SearchIndexOptions = {}) {
-    this.#encoder = options.encoder;
+    this.#encoder = options.encoder ?? options.evolving?.encoder;
     this.#options = options;
+    this.#stream = options.evolving?.stream('search-index');
     if (this.mode !== 'bm25' && !this.#encoder) {
       throw new EvomemError('INVALID_OPTION', `SearchIndex mode '${this.mode}' embeds texts: pass an encoder (new SearchIndex({ encoder, mode })), or use mode 'bm25'.`);
     }
@@ -63,10 +71,15 @@ export class SearchIndex {
     return this.#texts.length;
   }
 
-  /** Adds texts; returns their positions. */
-  async add(texts: readonly string[]): Promise<number[]> {
+  /**
+   * Adds texts; returns their positions. With the evolving backend they are ingested in
+   * this order, with the speaker, session and timestamp of `meta` when given.
+   */
+  async add(texts: readonly string[], meta: readonly Partial<Omit<Segment, 'text'>>[] = []): Promise<number[]> {
     const start = this.#texts.length;
-    if (this.mode !== 'bm25') this.#vectors.push(...(await this.#encoder!.embedDocuments(texts)));
+    if (this.#stream && this.mode !== 'bm25') {
+      await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text })));
+    } else if (this.mode !== 'bm25') this.#vectors.push(...(await this.#encoder!.embedDocuments(texts)));
     this.#texts.push(...texts);
     this.#bm25 = undefined;
     return texts.map((_, i) => start + i);
@@ -76,17 +89,21 @@ export class SearchIndex {
   async scores(query: string): Promise<Float64Array> {
     const lexical = () => (this.#bm25 ??= new Bm25Index(this.#texts, this.#options.bm25)).scores(query);
     if (this.mode === 'bm25') return lexical();
-    const q = await this.#encoder!.embedQuery(query);
-    const dense = Float64Array.from(this.#vectors, (v) => {
-      let s = 0;
-      for (let i = 0; i < v.length; i++) s += v[i]! * q[i]!;
-      return s;
-    });
+    const dense = this.#stream ? await this.#stream.scores(query) : await this.#denseScores(query);
     if (this.mode === 'dense') return dense;
     const lists = [lexical(), dense];
     return this.#options.fusion === 'rrf'
       ? reciprocalRankFusion(lists, { k: this.#options.rrfK ?? 60, ...(this.#options.weights ? { weights: this.#options.weights } : {}) })
       : zScoreFusion(lists, this.#options.weights);
+  }
+
+  async #denseScores(query: string): Promise<Float64Array> {
+    const q = await this.#encoder!.embedQuery(query);
+    return Float64Array.from(this.#vectors, (v) => {
+      let s = 0;
+      for (let i = 0; i < v.length; i++) s += v[i]! * q[i]!;
+      return s;
+    });
   }
 
   /** The `k` best texts for `query`, best first. */

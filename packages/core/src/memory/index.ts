@@ -1,0 +1,12 @@
+export { MemoryQueue, type LatentMeta, type MemoryQueueOptions } from './MemoryQueue.js';
+export {
+  EvolvingEncoder,
+  MemoryStream,
+  defaultEvolvingWeights,
+  loadEvolvingWeights,
+  saveEvolvingWeights,
+  type Segment,
+  type EvolvingOptions,
+  type EvolvingWeights,
+  type ContextOptions,
+} from './EvolvingEncoder.js';
