@@ -14,5 +14,5 @@ export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/Tex
 export type { Device } from './encoder/session.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
-export { SearchIndex, type SearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
+export { SearchIndex, openSearchIndex, segmentMeta, type SearchIndexOptions, type OpenSearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
 export * from './memory/index.js';

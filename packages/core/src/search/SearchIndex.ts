@@ -1,6 +1,6 @@
-import type { Encoder } from '../encoder/Encoder.js';
+import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import type { EvolvingEncoder, MemoryStream, Segment } from '../memory/EvolvingEncoder.js';
+import { EvolvingEncoder, type EvolvingOptions, type MemoryStream, type Segment } from '../memory/EvolvingEncoder.js';
 import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
 
@@ -113,4 +113,38 @@ export class SearchIndex {
       .slice(0, k)
       .map((index) => ({ index, score: scores[index]! }));
   }
+}
+
+/** What adapters pass to open an index: encoder settings or instance, static or evolving backend, search settings. */
+export interface OpenSearchIndexOptions extends Omit<SearchIndexOptions, 'encoder' | 'evolving'> {
+  /** Encoder settings (`model`, `device`, ...). @default the offline default model */
+  encoder?: EncoderOptions;
+  /** An encoder already loaded, shared instead of loading another. */
+  encoderInstance?: Encoder;
+  /**
+   * `static`: each text embedded alone. `evolving`: texts are ingested in the order added as
+   * a conversation, each embedding conditioned on the turns before it.
+   * @default 'static'
+   */
+  backend?: 'static' | 'evolving';
+  /** Options of the evolving backend. */
+  evolving?: EvolvingOptions;
+}
+
+/** Opens a `SearchIndex`, loading the encoder only when the mode embeds. */
+export async function openSearchIndex(options: OpenSearchIndexOptions = {}): Promise<SearchIndex> {
+  const { encoder, encoderInstance, backend, evolving, ...search } = options;
+  const needsEncoder = (search.mode ?? 'hybrid') !== 'bm25';
+  const enc = encoderInstance ?? (needsEncoder ? await Encoder.load(encoder) : undefined);
+  if (enc && backend === 'evolving') return new SearchIndex({ ...search, evolving: new EvolvingEncoder(enc, evolving) });
+  return new SearchIndex({ ...search, ...(enc ? { encoder: enc } : {}) });
+}
+
+/** Segment metadata (`speaker`, `session`, `timestamp`) read from a host document's metadata. */
+export function segmentMeta(id: string, metadata: Record<string, unknown>): Partial<Omit<Segment, 'text'>> & { id: string } {
+  const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+  const speaker = str(metadata.speaker);
+  const session = str(metadata.session);
+  const timestamp = str(metadata.timestamp);
+  return { id, ...(speaker ? { speaker } : {}), ...(session ? { session } : {}), ...(timestamp ? { timestamp } : {}) };
 }
