@@ -1,7 +1,8 @@
+import { EvolvingEncoder, type EvolvingOptions, type MemoryStream } from '@evomem/core';
 import { EvomemEmbeddings, type EvomemEmbeddingsParams } from '@evomem/langchain';
 import { Memory, type MemoryConfig } from 'mem0ai/oss';
 import { join } from 'node:path';
-import { EvomemMem0Embedder } from './EvomemMem0Embedder.js';
+import { addScope, EvomemMem0Embedder } from './EvomemMem0Embedder.js';
 
 export interface EvomemMemoryOptions {
   /** Encoder settings, or an `EvomemEmbeddings` already created. @default the offline default model */
@@ -15,6 +16,13 @@ export interface EvomemMemoryOptions {
   collectionName?: string;
   /** Anything else of Mem0's config (llm, reranker, ...), merged last. */
   config?: Partial<MemoryConfig>;
+  /**
+   * `EvomemMemory` only: store added messages with evolving (context-aware) embeddings, one
+   * memory stream per user (userId, else agentId, else runId); each `add` call is a session.
+   * `true` for the defaults, or the evolving options.
+   * @default false
+   */
+  evolving?: boolean | EvolvingOptions;
 }
 
 /**
@@ -58,9 +66,14 @@ let warnedFallback = false;
 export class EvomemMemory extends Memory {
   /** The native embedder, or undefined if this Mem0 version forced the LangChain route. */
   readonly evomemEmbedder: EvomemMem0Embedder | undefined;
+  /** Evolving memory streams by user, when `evolving` is on. */
+  readonly streams = new Map<string, MemoryStream>();
+  #sessions = 0;
+  readonly #evolvingOn: boolean;
 
-  private constructor(config: MemoryConfig, native: EvomemMem0Embedder) {
+  private constructor(config: MemoryConfig, native: EvomemMem0Embedder, evolvingOn: boolean) {
     super(config);
+    this.#evolvingOn = evolvingOn;
     const self = this as unknown as { embedder?: { embed?: unknown; embedBatch?: unknown } };
     if (typeof self.embedder?.embed === 'function' && typeof self.embedder.embedBatch === 'function') {
       self.embedder = native;
@@ -79,7 +92,28 @@ export class EvomemMemory extends Memory {
 
   static async create(options: EvomemMemoryOptions = {}): Promise<EvomemMemory> {
     const config = await evomemMemoryConfig(options);
-    const embeddings = (config.embedder.config as { model: EvomemEmbeddings }).model;
-    return new EvomemMemory(config, new EvomemMem0Embedder(await embeddings.encoder()));
+    const encoder = await (config.embedder.config as { model: EvomemEmbeddings }).model.encoder();
+    const evolving = options.evolving ? new EvolvingEncoder(encoder, options.evolving === true ? {} : options.evolving) : undefined;
+    let memory: EvomemMemory | undefined;
+    const streamFor = evolving
+      ? (user: string) => {
+          let stream = memory!.streams.get(user);
+          if (!stream) memory!.streams.set(user, (stream = evolving.stream(user)));
+          return stream;
+        }
+      : undefined;
+    memory = new EvomemMemory(config, new EvomemMem0Embedder(encoder, streamFor), evolving !== undefined);
+    return memory;
+  }
+
+  /** Mem0's `add`; with `evolving`, the call's messages go into the user's memory stream. */
+  override async add(...args: Parameters<Memory['add']>): ReturnType<Memory['add']> {
+    const [messages, config] = args;
+    if (!this.#evolvingOn || !this.evomemEmbedder) return super.add(...args);
+    const options = (config ?? {}) as { userId?: string; agentId?: string; runId?: string };
+    const user = options.userId ?? options.agentId ?? options.runId ?? 'default';
+    const list = typeof messages === 'string' ? [messages] : messages.map((m) => (typeof m.content === 'string' ? m.content : ''));
+    const scope = { user, session: String(++this.#sessions), messages: new Set(list.filter((t) => t.trim() !== '')), done: new Map<string, number[]>() };
+    return addScope.run(scope, () => super.add(...args));
   }
 }

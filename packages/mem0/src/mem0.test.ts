@@ -76,6 +76,28 @@ describe('Mem0 with evomem', () => {
     expect(embedder.embeddingDims).toBe(32);
   });
 
+  it('with evolving, stores each added message with its context-aware embedding, one stream per user', async () => {
+    const turns = turnsOf(sample.conversation);
+    const question = "What job did Maya's sister get in Denver?";
+    const gold = 'Maya: Yes, she got the pediatric nurse position. She starts on the 15th.';
+    const rankOf = async (memory: EvomemMemory) => {
+      await memory.add(messages(turns), { userId: 'maya', infer: false });
+      const { results } = await memory.search(question, { filters: { user_id: 'maya' }, topK: turns.length });
+      return results.findIndex((r) => r.memory === gold);
+    };
+    const evolving = await EvomemMemory.create({ dir: join(dir, 'evolving'), evolving: true });
+    const evolvingRank = await rankOf(evolving);
+    // Only the added messages enter the stream, in order: not Mem0's entity strings.
+    expect(evolving.streams.get('maya')!.segments.map((s) => s.text)).toEqual(messages(turns).map((m) => m.content));
+    await evolving.add([{ role: 'user', content: 'Theo: Pepper is asleep again.' }], { userId: 'theo', infer: false });
+    expect(evolving.streams.get('theo')!.segments).toHaveLength(1);
+    expect(evolving.streams.get('maya')!.segments).toHaveLength(turns.length);
+    // The turn that only makes sense after "my sister is moving to Denver" ranks higher.
+    const staticRank = await rankOf(await EvomemMemory.create({ dir: join(dir, 'static') }));
+    expect(evolvingRank).toBeGreaterThanOrEqual(0);
+    expect(evolvingRank).toBeLessThan(staticRank);
+  });
+
   it('accepts an EvomemEmbeddings already created', async () => {
     const embeddings = await EvomemEmbeddings.create();
     const config = await evomemMemoryConfig({ embeddings, dir: join(dir, 'shared-embeddings') });
