@@ -140,3 +140,24 @@ describe('evomem embed', () => {
     expect((await run('embed', '--in', bad, '--out', join(dir, 'y.jsonl'))).stderr).toMatch(/bad\.jsonl:2 is not valid JSON/);
   });
 });
+
+describe('evomem mine', () => {
+  it('writes HiNS groups as fine-tuning JSONL and reports the tiers', async () => {
+    const out = join(dir, 'neg.jsonl');
+    const { code, stdout } = await run('mine', '--data', SAMPLE, '--out', out, '--negatives', '6', '--queries', 'both');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/groups from 8 queries over 28 messages/);
+    expect(stdout).toMatch(/ratios hard\/medium\/easy: 0\.300 \/ 0\.300 \/ 0\.400/);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(11);
+    for (const l of lines) {
+      expect(Object.keys(l)).toEqual(['query', 'pos', 'neg']);
+      expect(l.pos).toHaveLength(1);
+      expect(l.neg).not.toContain(l.pos[0]);
+    }
+  });
+
+  it('names a bad --ratios', async () => {
+    expect((await run('mine', '--data', SAMPLE, '--out', join(dir, 'x.jsonl'), '--ratios', '1,2')).stderr).toMatch(/--ratios takes hins, estimated, or three numbers/);
+  });
+});

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { EvomemError, listRetrievers } from '@evomem/core';
 import { runEmbed } from './embedCommand.js';
 import { runEval } from './evalCommand.js';
+import { runMine } from './mineCommand.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -53,6 +54,21 @@ program
   .action(async (flags) => {
     const { embedded, resumedFrom } = await runEmbed(flags);
     console.error(`embedded ${embedded} texts${resumedFrom ? ` (resumed after ${resumedFrom})` : ''} into ${flags.out}`);
+  });
+
+program
+  .command('mine')
+  .description('Mine HiNS hierarchical negatives (hard: same topic, other speaker; medium: rest of the conversation; easy: other conversations) as fine-tuning JSONL.')
+  .requiredOption('--data <file>', 'LoCoMo or LongMemEval file')
+  .requiredOption('--out <file>', 'output JSONL: {"query", "pos": [...], "neg": [...]} per line (sentence-transformers / FlagEmbedding format)')
+  .addOption(new Option('--queries <source>', 'QA questions, LoCoMo observation facts, or both').choices(['qa', 'observations', 'both']).default('qa'))
+  .option('--negatives <n>', 'negatives per (query, positive)', positiveInt('--negatives'), 15)
+  .option('--ratios <spec>', 'hins (0.3,0.3,0.4), estimated (from the data), or hard,medium,easy', 'hins')
+  .option('--seed <n>', 'seed of the order within tiers', positiveInt('--seed'), 1)
+  .option('--model <path-or-id>', 'encoder for topics and the near-duplicate guard (default: the offline default model)')
+  .addOption(device)
+  .action(async (flags) => {
+    await runMine(flags);
   });
 
 try {

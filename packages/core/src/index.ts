@@ -16,3 +16,14 @@ export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
 export { SearchIndex, openSearchIndex, segmentMeta, type SearchIndexOptions, type OpenSearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
 export * from './memory/index.js';
+export {
+  HierarchicalNegativeSampler,
+  toTrainingJsonl,
+  samplerInputFromDataset,
+  type Tier,
+  type SamplerMessage,
+  type SamplerQuery,
+  type NegativeGroup,
+  type SamplerOptions,
+  type SamplerReport,
+} from './sampler/HierarchicalNegativeSampler.js';
