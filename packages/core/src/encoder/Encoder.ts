@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { EvomemError } from '../errors.js';
@@ -342,7 +343,6 @@ async function locateModel(options: EncoderOptions): Promise<{ dir: string; name
     }
     return { dir: defaultModel.modelPath, name: DEFAULT_MODEL_PACKAGE };
   }
-  const { stat } = await import('node:fs/promises');
   const isLocal = (await stat(model).catch(() => undefined)) !== undefined;
   if (isLocal || !isHubId(model)) return { dir: model, name: basename(model) };
   const dir = await resolveHubModel(model, {

@@ -217,8 +217,11 @@ export class MemoryStream {
 
     // (a) Text context: every turn's text is known, so the whole batch is embedded in one
     // call (segment batching); the encoder's scheduler cuts it into length-sorted batches.
-    const history = [...this.#segments, ...segments];
-    const offset = this.#segments.length;
+    // Context reaches back `context.turns` segments at most: only that tail is needed.
+    const reach = options.context === false ? 0 : (options.context?.turns ?? 2);
+    const tail = reach > 0 ? this.#segments.slice(-reach) : [];
+    const history = [...tail, ...segments];
+    const offset = tail.length;
     const texts = segments.map((s, i) => this.#withContext(history, offset + i));
     const base = await encoder.embedDocuments(texts);
     const context = options.context;
