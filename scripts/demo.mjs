@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Encoder, EvomemError } from '@evomem/core';
+import { Encoder, EvomemError, SearchIndex } from '@evomem/core';
 
 const { values } = parseArgs({
   options: {
@@ -23,15 +23,13 @@ try {
   console.log(`model: ${encoder.modelPath} (${encoder.dimensions} dimensions, ${encoder.device})`);
   console.log(`memories: ${turns.length} turns of ${sample.sample_id}\n`);
 
-  const memories = await encoder.embedDocuments(turns.map((t) => `${t.speaker}: ${t.text}`));
+  // Memories with the model's document prompt, questions with its query prompt, cosine ranking.
+  const memories = new SearchIndex({ encoder, mode: 'dense' });
+  await memories.add(turns.map((t) => `${t.speaker}: ${t.text}`));
   let hits = 0;
   let gold = 0;
   for (const { question, evidence } of sample.qa.filter((q) => q.evidence?.length)) {
-    const query = await encoder.embedQuery(question);
-    const ranked = memories
-      .map((m, i) => ({ i, score: m.reduce((s, v, d) => s + v * query[d], 0) }))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, k);
+    const ranked = (await memories.search(question, k)).map(({ index, score }) => ({ i: index, score }));
     const found = ranked.filter(({ i }) => evidence.includes(turns[i].dia_id)).length;
     hits += found;
     gold += evidence.length;

@@ -3,6 +3,7 @@ import type { Encoder } from '../encoder/Encoder.js';
 import { normalizeInPlace } from '../encoder/pooling.js';
 import { EvomemError } from '../errors.js';
 import { rankByScore } from '../eval/fusion.js';
+import { dot } from '../util/vector.js';
 import { MemoryQueue } from './MemoryQueue.js';
 
 /** One unit of a conversation, ingested in arrival order. */
@@ -326,11 +327,6 @@ export class MemoryStream {
   }
 }
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 function matVec(m: number[], v: Float32Array, D: number): Float32Array {
   const out = new Float32Array(D);

@@ -1,6 +1,7 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
 import type { EvalDataset } from '../eval/types.js';
+import { dot } from '../util/vector.js';
 
 /** The three HiNS difficulty tiers. */
 export type Tier = 'hard' | 'medium' | 'easy';
@@ -340,11 +341,6 @@ function kMeans(vectors: Float32Array[], k: number, iterations = 20): number[] {
   return labels;
 }
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 function mostCommon(values: string[]): string | undefined {
   const counts = new Map<string, number>();

@@ -3,6 +3,7 @@ import { EvomemError } from '../errors.js';
 import { EvolvingEncoder, type EvolvingOptions, type MemoryStream, type Segment } from '../memory/EvolvingEncoder.js';
 import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
+import { dot } from '../util/vector.js';
 
 /** How a `SearchIndex` scores texts against a query. */
 export type SearchMode = 'dense' | 'bm25' | 'hybrid';
@@ -99,11 +100,7 @@ export class SearchIndex {
 
   async #denseScores(query: string): Promise<Float64Array> {
     const q = await this.#encoder!.embedQuery(query);
-    return Float64Array.from(this.#vectors, (v) => {
-      let s = 0;
-      for (let i = 0; i < v.length; i++) s += v[i]! * q[i]!;
-      return s;
-    });
+    return Float64Array.from(this.#vectors, (v) => dot(v, q));
   }
 
   /** The `k` best texts for `query`, best first. */
