@@ -68,7 +68,7 @@ describe('evomem eval', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const args of [['--help'], ['eval', '--help'], ['embed', '--help']]) {
+    for (const args of [['--help'], ['eval', '--help'], ['embed', '--help'], ['mine', '--help'], ['train', '--help']]) {
       const { code, stdout } = await run(...args);
       expect(code).toBe(0);
       expect(stdout).toMatch(/^Usage: evomem/);
@@ -161,3 +161,36 @@ describe('evomem mine', () => {
     expect((await run('mine', '--data', SAMPLE, '--out', join(dir, 'x.jsonl'), '--ratios', '1,2')).stderr).toMatch(/--ratios takes hins, estimated, or three numbers/);
   });
 });
+
+describe('evomem train', () => {
+  it('trains an adapter that eval --adapter then uses, on static and evolving retrievers', async () => {
+    const out = join(dir, 'adapter');
+    const trained = await run('train', '--data', SAMPLE, '--out', out, '--epochs', '3');
+    expect(trained.code).toBe(0);
+    expect(trained.stdout).toMatch(/groups from 8 queries over 28 messages \(queries: qa\)/);
+    expect(trained.stdout).toMatch(/low-rank adapter \(16384 parameters\) for @evomem\/model-use-lite -> .*adapter\/adapter\.json/);
+    const file = JSON.parse(await readFile(join(out, 'adapter.json'), 'utf8'));
+    expect(file).toMatchObject({ format: 'evomem-adapter', version: 1, model: { id: '@evomem/model-use-lite', dimensions: 512 }, evolving: null });
+    expect((await readFile(join(out, 'negatives.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(11);
+    const evaluated = await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--adapter', out, '--k', '5');
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.stdout).toMatch(/\nall\s+8\s/);
+
+    const evolvingOut = join(dir, 'evolving-adapter');
+    expect((await run('train', '--data', SAMPLE, '--out', evolvingOut, '--epochs', '2', '--evolving', '--validation', '0')).code).toBe(0);
+    const evolvingFile = JSON.parse(await readFile(join(evolvingOut, 'adapter.json'), 'utf8'));
+    expect(evolvingFile.evolving).toMatchObject({ format: 'evomem-evolving-weights', dimensions: 512 });
+    expect((await run('eval', '--data', SAMPLE, '--retriever', 'evolving', '--adapter', evolvingOut, '--k', '5')).code).toBe(0);
+  });
+
+  it('names bad flags and a wrong adapter file', async () => {
+    expect((await run('train', '--data', SAMPLE, '--out', join(dir, 'x'), '--validation', '1')).stderr).toMatch(/--validation must be a number in \[0, 1\)/);
+    const weights = join(dir, 'weights.json');
+    await writeFile(weights, JSON.stringify({ format: 'evomem-evolving-weights', version: 1, dimensions: 512, temperature: 0.1, gate: { scale: 10, bias: -5, max: 0.5 }, projection: null }));
+    const wrong = await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--adapter', weights);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/holds evolving encoder weights; use it with an evolving retriever/);
+    expect((await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--adapter', join(dir, 'nowhere'))).stderr).toMatch(/nowhere does not exist/);
+  });
+});
+

@@ -3,6 +3,7 @@ import { EvomemError, listRetrievers } from '@evomem/core';
 import { runEmbed } from './embedCommand.js';
 import { runEval } from './evalCommand.js';
 import { runMine } from './mineCommand.js';
+import { runTrain } from './trainCommand.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -16,20 +17,47 @@ const ks = (value: string) => {
 };
 const device = new Option('--device <device>', 'where the encoder runs').choices(['auto', 'cpu', 'cuda', 'webgpu']).default('cpu');
 
+const unitInterval = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`${name} must be a number in [0, 1).`);
+  return n;
+};
+const positiveNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number.`);
+  return n;
+};
+const wholeNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number.`);
+  return n;
+};
+const querySource = () =>
+  new Option('--queries <source>', 'queries: QA questions, LoCoMo observation facts, both, or auto (QA when the file has any, else observations)')
+    .choices(['auto', 'qa', 'observations', 'both'])
+    .default('auto');
+const miningOptions = (command: Command) =>
+  command
+    .addOption(querySource())
+    .option('--negatives <n>', 'negatives per (query, positive)', positiveInt('--negatives'), 15)
+    .option('--ratios <spec>', 'hins (0.3,0.3,0.4), estimated (from the data), or hard,medium,easy', 'hins')
+    .option('--seed <n>', 'seed of the order within tiers, the split and the initialization', positiveInt('--seed'), 1)
+    .option('--model <path-or-id>', 'the frozen encoder (default: the offline default model)');
+
 const program = new Command('evomem')
-  .description('Memory-retrieval embeddings for agents: evaluate retrievers on LoCoMo / LongMemEval files, embed JSONL in bulk.')
+  .description('Memory-retrieval embeddings for agents: evaluate retrievers on LoCoMo / LongMemEval files, embed JSONL in bulk, mine HiNS negatives and train adapters.')
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
 
 program
   .command('eval')
   .description('Score a retriever on a LoCoMo or LongMemEval file: recall@k, recall_any@k, nDCG@k, MRR, overall and by category.')
-  .requiredOption('--data <file>', 'dataset file (locomo10.json list format, or longmemeval_s / _m / _oracle)')
-  .addOption(new Option('--format <format>', 'dataset format (detected when omitted)').choices(['locomo', 'longmemeval']))
+  .requiredOption('--data <file>', 'dataset file (locomo10.json list format, longmemeval_s / _m / _oracle, or an evomem memory log)')
+  .addOption(new Option('--format <format>', 'dataset format (detected when omitted)').choices(['locomo', 'longmemeval', 'memory-log']))
   .addOption(new Option('--unit <unit>', 'what is indexed').choices(['turn', 'session', 'observation']).default('turn'))
   .option('--retriever <name>', `retriever: ${listRetrievers().map((r) => r.name).join(', ')}`, 'bm25')
   .option('--model <path-or-id>', 'encoder model folder or Hugging Face id (default: the offline default model)')
-  .option('--adapter <file>', 'trained adapter for retrievers that use one')
+  .option('--adapter <dir>', 'a trained adapter (the folder evomem train wrote), or evolving weights for evolving retrievers')
   .option('--k <list>', 'cut-offs', ks, [1, 5, 10, 20])
   .option('--json <file>', 'also write the full report as JSON')
   .option('--include-adversarial', 'keep LoCoMo category 5 / LongMemEval abstention questions', false)
@@ -56,19 +84,36 @@ program
     console.error(`embedded ${embedded} texts${resumedFrom ? ` (resumed after ${resumedFrom})` : ''} into ${flags.out}`);
   });
 
-program
-  .command('mine')
-  .description('Mine HiNS hierarchical negatives (hard: same topic, other speaker; medium: rest of the conversation; easy: other conversations) as fine-tuning JSONL.')
-  .requiredOption('--data <file>', 'LoCoMo or LongMemEval file')
-  .requiredOption('--out <file>', 'output JSONL: {"query", "pos": [...], "neg": [...]} per line (sentence-transformers / FlagEmbedding format)')
-  .addOption(new Option('--queries <source>', 'QA questions, LoCoMo observation facts, or both').choices(['qa', 'observations', 'both']).default('qa'))
-  .option('--negatives <n>', 'negatives per (query, positive)', positiveInt('--negatives'), 15)
-  .option('--ratios <spec>', 'hins (0.3,0.3,0.4), estimated (from the data), or hard,medium,easy', 'hins')
-  .option('--seed <n>', 'seed of the order within tiers', positiveInt('--seed'), 1)
-  .option('--model <path-or-id>', 'encoder for topics and the near-duplicate guard (default: the offline default model)')
+miningOptions(
+  program
+    .command('mine')
+    .description('Mine HiNS hierarchical negatives (hard: same topic, other speaker; medium: rest of the conversation; easy: other conversations) as fine-tuning JSONL.')
+    .requiredOption('--data <file>', 'LoCoMo or LongMemEval file')
+    .requiredOption('--out <file>', 'output JSONL: {"query", "pos": [...], "neg": [...]} per line (sentence-transformers / FlagEmbedding format)'),
+)
   .addOption(device)
   .action(async (flags) => {
     await runMine(flags);
+  });
+
+miningOptions(
+  program
+    .command('train')
+    .description('Mine HiNS negatives from a dataset and train a query adapter on the frozen encoder (InfoNCE, temperature 0.02, negative queue, early stopping); use it with --adapter DIR.')
+    .requiredOption('--data <file>', 'LoCoMo or LongMemEval file, or a memory log of your own (EvomemMemory memoryLog)')
+    .requiredOption('--out <dir>', 'folder for adapter.json and negatives.jsonl'),
+)
+  .option('--evolving', 'train for the evolving encoder (its gate too); use with --retriever evolving', false)
+  .addOption(new Option('--projection <kind>', 'query projection').choices(['low-rank', 'linear']).default('low-rank'))
+  .option('--rank <n>', 'rank of the low-rank projection', positiveInt('--rank'), 16)
+  .option('--queue <n>', 'negative queue size (0: off)', wholeNumber('--queue'), 1024)
+  .option('--epochs <n>', 'most epochs (early stopping usually ends sooner)', positiveInt('--epochs'), 30)
+  .option('--validation <fraction>', 'share of queries held out for early stopping (0: none)', unitInterval('--validation'), 0.1)
+  .option('--learning-rate <rate>', 'Adam step size of the projection', positiveNumber('--learning-rate'), 0.002)
+  .addOption(device)
+  .option('--threads <n>', 'onnxruntime threads (default: all cores)', positiveInt('--threads'))
+  .action(async (flags) => {
+    await runTrain(flags);
   });
 
 try {

@@ -4,7 +4,7 @@ import { progressBar, table } from './progress.js';
 
 export interface EvalFlags {
   data: string;
-  format?: 'locomo' | 'longmemeval';
+  format?: 'locomo' | 'longmemeval' | 'memory-log';
   unit: UnitKind;
   retriever: string;
   model?: string;

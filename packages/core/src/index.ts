@@ -27,3 +27,5 @@ export {
   type SamplerOptions,
   type SamplerReport,
 } from './sampler/HierarchicalNegativeSampler.js';
+export { QueryAdapter, ADAPTER_FILE, type AdapterModel, type QueryProjection, type QueryAdapterInit } from './adapter/QueryAdapter.js';
+export { trainAdapter, type AdapterTrainingData, type TrainAdapterOptions, type TrainingProgress, type TrainingReport } from './adapter/trainAdapter.js';

@@ -1,4 +1,4 @@
-import { EvolvingEncoder, type EvolvingOptions, type MemoryStream } from '@evomem/core';
+import { appendMemoryLog, EvolvingEncoder, type EvolvingOptions, type MemoryStream } from '@evomem/core';
 import { EvomemEmbeddings, type EvomemEmbeddingsParams } from '@evomem/langchain';
 import { Memory, type MemoryConfig } from 'mem0ai/oss';
 import { join } from 'node:path';
@@ -23,6 +23,14 @@ export interface EvomemMemoryOptions {
    * @default false
    */
   evolving?: boolean | EvolvingOptions;
+  /**
+   * `EvomemMemory` only: a JSONL file that each `add` call appends one line to: the call's
+   * messages and the memories Mem0 made of them (with an LLM, the extracted facts). That
+   * links every memory to the turns it came from: `evomem train --data <this file>` trains
+   * a query adapter on the user's own memories. Appends only; nothing is rewritten.
+   * @default no log
+   */
+  memoryLog?: string;
 }
 
 /**
@@ -70,10 +78,12 @@ export class EvomemMemory extends Memory {
   readonly streams = new Map<string, MemoryStream>();
   #sessions = 0;
   readonly #evolvingOn: boolean;
+  readonly #memoryLog: string | undefined;
 
-  private constructor(config: MemoryConfig, native: EvomemMem0Embedder, evolvingOn: boolean) {
+  private constructor(config: MemoryConfig, native: EvomemMem0Embedder, evolvingOn: boolean, memoryLog: string | undefined) {
     super(config);
     this.#evolvingOn = evolvingOn;
+    this.#memoryLog = memoryLog;
     const self = this as unknown as { embedder?: { embed?: unknown; embedBatch?: unknown } };
     if (typeof self.embedder?.embed === 'function' && typeof self.embedder.embedBatch === 'function') {
       self.embedder = native;
@@ -102,18 +112,34 @@ export class EvomemMemory extends Memory {
           return stream;
         }
       : undefined;
-    memory = new EvomemMemory(config, new EvomemMem0Embedder(encoder, streamFor), evolving !== undefined);
+    memory = new EvomemMemory(config, new EvomemMem0Embedder(encoder, streamFor), evolving !== undefined, options.memoryLog);
     return memory;
   }
 
-  /** Mem0's `add`; with `evolving`, the call's messages go into the user's memory stream. */
+  /**
+   * Mem0's `add`; with `evolving`, the call's messages go into the user's memory stream;
+   * with `memoryLog`, the call and the memories it made are appended to the log.
+   */
   override async add(...args: Parameters<Memory['add']>): ReturnType<Memory['add']> {
     const [messages, config] = args;
-    if (!this.#evolvingOn || !this.evomemEmbedder) return super.add(...args);
     const options = (config ?? {}) as { userId?: string; agentId?: string; runId?: string };
     const user = options.userId ?? options.agentId ?? options.runId ?? 'default';
-    const list = typeof messages === 'string' ? [messages] : messages.map((m) => (typeof m.content === 'string' ? m.content : ''));
-    const scope = { user, session: String(++this.#sessions), messages: new Set(list.filter((t) => t.trim() !== '')), done: new Map<string, number[]>() };
-    return addScope.run(scope, () => super.add(...args));
+    const turns = (typeof messages === 'string' ? [{ role: 'user', content: messages }] : messages)
+      .filter((m) => m.role !== 'system' && typeof m.content === 'string' && m.content.trim() !== '')
+      .map((m) => ({ speaker: (m as { name?: string }).name ?? m.role, text: m.content as string }));
+    let result: Awaited<ReturnType<Memory['add']>>;
+    if (!this.#evolvingOn || !this.evomemEmbedder) result = await super.add(...args);
+    else {
+      const scope = { user, session: String(++this.#sessions), messages: new Set(turns.map((t) => t.text)), done: new Map<string, number[]>() };
+      result = await addScope.run(scope, () => super.add(...args));
+    }
+    if (this.#memoryLog) {
+      const made = result.results.filter((r) => {
+        const event = (r as { event?: string }).event ?? (r.metadata as { event?: string } | undefined)?.event;
+        return event === undefined || event === 'ADD' || event === 'UPDATE';
+      });
+      await appendMemoryLog(this.#memoryLog, { user, time: new Date().toISOString(), turns, memories: made.map((r) => ({ id: r.id, text: r.memory })) });
+    }
+    return result;
   }
 }

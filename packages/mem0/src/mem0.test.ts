@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Encoder } from '@evomem/core';
+import { Encoder, readDataset, trainAdapter, HierarchicalNegativeSampler, samplerInputFromDataset } from '@evomem/core';
 import { EvomemEmbeddings } from '@evomem/langchain';
 import { writeBertFolder } from '@evomem/onnx-builder';
 import { Memory } from 'mem0ai/oss';
@@ -103,6 +103,53 @@ describe('Mem0 with evomem', () => {
     const config = await evomemMemoryConfig({ embeddings, dir: join(dir, 'shared-embeddings') });
     expect(config.vectorStore.config.dimension).toBe(512);
     expect((config.embedder.config as { model: unknown }).model).toBe(embeddings);
+  });
+});
+
+describe('memory log: training pairs from what Mem0 extracted', () => {
+  it('links each extracted memory to the turns it came from, and trains an adapter on them', async () => {
+    // No LLM is reachable here, so Mem0's extraction LLM is a scripted one on Mem0's
+    // 'langchain' provider (the one mock in this file); the rest is real Mem0: its prompt,
+    // parsing, vector store. (LangChain's own FakeListChatModel cannot serve: its messages
+    // carry tool_calls: [], which mem0ai 3.3.1 takes for a tool call and drops the text.)
+    const facts = [
+      ['Maya signed up for a pottery class on Thursdays.'],
+      ["Theo adopted a three-year-old greyhound called Pepper.", 'Theo walks Pepper every morning.'],
+      ["Maya's sister Lena is moving to Denver for a nurse job."],
+    ];
+    const replies = facts.map((f) => JSON.stringify({ memory: f.map((text) => ({ text })) }));
+    const llm = { invoke: async () => ({ content: replies.shift() ?? '{"memory": []}' }) };
+    const log = join(dir, 'memories.jsonl');
+    const memory = await EvomemMemory.create({ dir: join(dir, 'logged'), memoryLog: log, config: { llm: { provider: 'langchain', config: { model: llm } } } });
+    const turns = turnsOf(sample.conversation);
+    const calls = [turns.slice(0, 2), turns.slice(2, 5), turns.slice(5, 7)];
+    for (const call of calls) await memory.add(call.map((t) => ({ role: 'user', name: t.speaker, content: t.text })), { userId: 'maya' });
+    await memory.add(messages(turns.slice(7, 9)), { userId: 'maya', infer: false });
+
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatchObject({ format: 'evomem-memory-log', version: 1, user: 'maya', turns: calls[1]!.map((t) => ({ speaker: t.speaker, text: t.text })) });
+    expect(lines[1].memories.map((m: { text: string }) => m.text)).toEqual(facts[1]);
+
+    const dataset = await readDataset(log);
+    expect(dataset.format).toBe('memory-log');
+    const [corpus] = dataset.corpora;
+    expect(corpus!.units).toHaveLength(9);
+    // Raw adds (infer: false) store turns verbatim: no new pairs from them.
+    expect(dataset.skipped).toEqual({ 'memory is a stored turn': 2 });
+    const pepper = corpus!.questions.find((q) => q.text.startsWith('Theo walks'))!;
+    expect(pepper.evidence).toEqual(['D2:1', 'D2:2', 'D2:3']);
+
+    const encoder = await Encoder.load({ device: 'cpu' });
+    try {
+      const input = samplerInputFromDataset(dataset);
+      const { groups } = await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder, negatives: 4 }).sample();
+      expect(groups.length).toBe(2 + 2 * 3 + 2);
+      const { adapter } = await trainAdapter(encoder, { messages: input.messages, groups }, { maxEpochs: 2, validationFraction: 0 });
+      expect(adapter.model.id).toBe('@evomem/model-use-lite');
+    } finally {
+      await encoder.dispose();
+    }
   });
 });
 

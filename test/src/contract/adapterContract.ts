@@ -1,4 +1,4 @@
-import { Encoder, EvomemError } from '@evomem/core';
+import { Encoder, EvomemError, QueryAdapter } from '@evomem/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 /** What every adapter offers, whatever its host calls it. */
@@ -67,6 +67,26 @@ export function adapterContract(name: string, make: (encoder: Encoder) => Adapte
       expect(coreError).toBeInstanceOf(EvomemError);
       expect(adapterError).toBeInstanceOf(EvomemError);
       expect(adapterError.message).toBe(coreError.message);
+    });
+
+    it('passes a trained query adapter through: queries projected, documents unchanged', async () => {
+      const model = await encoder.describeModel();
+      const D = model.dimensions;
+      // A fixed low-rank projection stands in for a trained one: what matters here is that the host applies it.
+      const wave = (phase: number) => Float32Array.from({ length: D * 4 }, (_, i) => Math.sin(i * 0.37 + phase) * 0.2);
+      const trained = new QueryAdapter({ model, projection: { kind: 'low-rank', rank: 4, u: wave(0), v: wave(1) } });
+      const adapted = await Encoder.load({ device: 'cpu', adapter: trained });
+      try {
+        const host = await make(adapted);
+        const query = 'What did Theo name his greyhound?';
+        const projected = await adapted.embedQuery(query);
+        near(await host.embedQuery(query), projected);
+        const plain = await encoder.embedQuery(query);
+        expect(Math.max(...Array.from(projected, (v, i) => Math.abs(v - plain[i]!)))).toBeGreaterThan(1e-3);
+        near((await host.embedDocuments([texts[1]!]))[0]!, (await encoder.embedDocuments([texts[1]!]))[0]!);
+      } finally {
+        await adapted.dispose();
+      }
     });
 
     it('serves concurrent calls with the same vectors as sequential ones', async () => {

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { QueryAdapter, type AdapterModel } from '../adapter/QueryAdapter.js';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { EvomemError } from '../errors.js';
 import { BatchScheduler } from './BatchScheduler.js';
@@ -66,6 +69,12 @@ export interface EncoderOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** Called after every model call with its shape and duration, for tracing and benchmarks. */
   onBatch?: (batch: BatchTrace) => void;
+  /**
+   * A trained query adapter (`trainAdapter`, `evomem train`): its folder, its file, or a
+   * loaded `QueryAdapter`. `embedQuery` returns projected queries; documents are unchanged.
+   * Loading fails when it was trained on another model or dimension.
+   */
+  adapter?: string | QueryAdapter;
 }
 
 /** One model call, as reported to `onBatch`. */
@@ -134,7 +143,12 @@ export class Encoder {
   readonly pooling: PoolingMode;
   readonly queryPrompt: string;
   readonly documentPrompt: string;
+  /** The model as named: hub id, folder name, or the default model's package. */
+  readonly modelId: string;
+  #adapter: QueryAdapter | undefined;
 
+  readonly #onnxPath: string;
+  #fingerprint: Promise<string> | undefined;
   readonly #session: InferenceSession;
   readonly #tokenizer: TextTokenizer;
   readonly #scheduler: BatchScheduler;
@@ -159,6 +173,8 @@ export class Encoder {
   }) {
     const { folder, session, options } = init;
     this.modelPath = folder.dir;
+    this.modelId = init.modelName;
+    this.#onnxPath = folder.onnxPath;
     this.device = init.device;
     this.#session = session;
     this.#tokenizer = init.tokenizer;
@@ -211,7 +227,37 @@ export class Encoder {
       await session.release();
       throw new EvomemError('INVALID_OPTION', `dimensions ${options.dimensions} exceeds the model's width ${width}.`);
     }
-    return new Encoder({ folder, session, device, tokenizer, width, options, modelName: name });
+    const encoder = new Encoder({ folder, session, device, tokenizer, width, options, modelName: name });
+    if (options.adapter === undefined) return encoder;
+    try {
+      const adapter = typeof options.adapter === 'string' ? await QueryAdapter.load(options.adapter) : options.adapter;
+      adapter.checkModel(await encoder.describeModel(), typeof options.adapter === 'string' ? `Adapter ${options.adapter}` : 'The adapter');
+      encoder.#adapter = adapter;
+      return encoder;
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+  }
+
+  /** The query adapter in use, if any. */
+  get adapter(): QueryAdapter | undefined {
+    return this.#adapter;
+  }
+
+  /**
+   * What an adapter trained on this encoder records, and must match to be loaded: model
+   * id, `sha256:` of the ONNX graph file (computed once), and output dimensions.
+   */
+  async describeModel(): Promise<AdapterModel> {
+    this.#fingerprint ??= new Promise<string>((resolve, reject) => {
+      const hash = createHash('sha256');
+      createReadStream(this.#onnxPath)
+        .on('data', (chunk) => hash.update(chunk))
+        .on('error', reject)
+        .on('end', () => resolve(`sha256:${hash.digest('hex')}`));
+    });
+    return { id: this.modelId, fingerprint: await this.#fingerprint, dimensions: this.dimensions };
   }
 
   /** Embeds texts as they are, with no prompt. One vector per text, in input order. */
@@ -224,10 +270,10 @@ export class Encoder {
     return rowsOf(await this.#embed(texts, this.documentPrompt, options));
   }
 
-  /** Embeds one search query with the model's query prompt. */
+  /** Embeds one search query with the model's query prompt, projected by the adapter when one is loaded. */
   async embedQuery(text: string, options: EmbedOptions = {}): Promise<Float32Array> {
     const [vector] = rowsOf(await this.#embed([text], this.queryPrompt, options, 'embedQuery(text)'));
-    return vector!;
+    return this.#adapter ? this.#adapter.apply(vector!, this.#normalize) : vector!;
   }
 
   /** Like `embed`, returning one contiguous row-major matrix for bulk work. */

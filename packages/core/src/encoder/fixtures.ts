@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from 'vitest';
+import { Encoder } from './Encoder.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,4 +38,19 @@ export function cosine(a: Float32Array, b: Float32Array): number {
 
 export function norm(a: Float32Array): number {
   return Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+}
+
+/** Loads a tiny-model encoder on CPU before the suite's tests and frees both after; returns a getter. */
+export function tinyEncoderForSuite(): () => Encoder {
+  let model: { dir: string; cleanup: () => Promise<void> } | undefined;
+  let encoder: Encoder | undefined;
+  beforeAll(async () => {
+    model = await tinyModel();
+    encoder = await Encoder.load({ model: model.dir, device: 'cpu' });
+  });
+  afterAll(async () => {
+    await encoder?.dispose();
+    await model?.cleanup();
+  });
+  return () => encoder!;
 }

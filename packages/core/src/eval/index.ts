@@ -1,6 +1,7 @@
 export type { EvalCorpus, EvalDataset, EvalQuestion, EvalUnit, UnitKind } from './types.js';
 export { readLocomo, normalizeDiaId, type LocomoOptions } from './locomo.js';
 export { readLongMemEval, type LongMemEvalOptions } from './longmemeval.js';
+export { readMemoryLog, appendMemoryLog, type MemoryLogRecord } from './memoryLog.js';
 export { parseDialogueDate } from './dates.js';
 export { scoreRanking, meanMetrics, DEFAULT_KS, type MetricValues } from './metrics.js';
 export { Bm25Index, bm25Tokens, ENGLISH_STOPWORDS, LUCENE_STOPWORDS, type Bm25Options } from './Bm25Index.js';

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { adapterFilePath } from '../adapter/QueryAdapter.js';
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
 import { EvolvingEncoder, loadEvolvingWeights, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
@@ -22,7 +24,11 @@ export interface Retriever {
 export interface RetrieverOptions {
   /** Encoder settings for retrievers that embed (`model`, `device`, ...). */
   encoder?: EncoderOptions;
-  /** A trained adapter file, for retrievers that use one. */
+  /**
+   * A trained adapter: a folder or `adapter.json` written by `trainAdapter` / `evomem train`
+   * (query projection, and the gate when trained with the evolving encoder), or an evolving
+   * weights file (evolving retrievers only).
+   */
   adapter?: string;
   bm25?: Bm25Options;
   /** Reciprocal rank fusion constant of `hybrid-rrf`. @default 60 */
@@ -64,8 +70,12 @@ export async function createRetriever(name: string, options: RetrieverOptions = 
  * date as segment metadata), and `adapter` names an evolving weights file.
  */
 async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf', evolving = false): Promise<Retriever> {
-  const encoder = mode === 'bm25' ? undefined : await Encoder.load(options.encoder);
-  const weights = evolving && options.adapter && encoder ? await loadEvolvingWeights(options.adapter, encoder.dimensions) : undefined;
+  const adapterKind = options.adapter && mode !== 'bm25' ? await fileFormat(options.adapter) : undefined;
+  if (adapterKind === 'evomem-evolving-weights' && !evolving) {
+    throw new EvomemError('INVALID_OPTION', `${options.adapter} holds evolving encoder weights; use it with an evolving retriever, or pass an adapter trained by evomem train.`);
+  }
+  const encoder = mode === 'bm25' ? undefined : await Encoder.load({ ...options.encoder, ...(adapterKind === 'evomem-adapter' ? { adapter: options.adapter } : {}) });
+  const weights = adapterKind === 'evomem-evolving-weights' && encoder ? await loadEvolvingWeights(options.adapter!, encoder.dimensions) : undefined;
   const evolvingEncoder = evolving && encoder ? new EvolvingEncoder(encoder, { onWarning: () => {}, ...options.evolving, ...(weights ? { weights } : {}) }) : undefined;
   const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(evolvingEncoder ? { evolving: evolvingEncoder } : encoder ? { encoder } : {}) };
   if (options.bm25) settings.bm25 = options.bm25;
@@ -92,12 +102,27 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
   };
 }
 
+/** The `format` of an adapter folder or JSON file (`evomem-adapter` or `evomem-evolving-weights`). */
+async function fileFormat(path: string): Promise<string> {
+  const file = await adapterFilePath(path);
+  let format: unknown;
+  try {
+    format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
+  } catch (error) {
+    throw new EvomemError('STATE_INVALID', `${file} is not a readable adapter: ${(error as Error).message}. Give the folder evomem train --out wrote.`, { cause: error });
+  }
+  if (format !== 'evomem-adapter' && format !== 'evomem-evolving-weights') {
+    throw new EvomemError('STATE_INVALID', `${file} is neither an evomem adapter nor evolving weights (format ${JSON.stringify(format)}).`);
+  }
+  return format;
+}
+
 registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and digits, NLTK English stopwords)', (o) => indexRetriever('bm25', 'bm25', o));
 registerRetriever('dense', 'cosine similarity of encoder embeddings (--model)', (o) => indexRetriever('dense', 'dense', o));
 registerRetriever('hybrid', 'bm25 + dense, z-scored per query and summed with equal weights (CombSUM-Z)', (o) => indexRetriever('hybrid', 'hybrid', o, 'zscore'));
 registerRetriever('hybrid-rrf', 'bm25 + dense by reciprocal rank fusion, k 60', (o) => indexRetriever('hybrid-rrf', 'hybrid', o, 'rrf'));
 
-registerRetriever('evolving', 'evolving encoder: turns encoded in order with session context and a memory-queue read-out (--adapter: weights file)', (o) =>
+registerRetriever('evolving', 'evolving encoder: turns encoded in order with session context and a memory-queue read-out (--adapter: a trained adapter or weights file)', (o) =>
   indexRetriever('evolving', 'dense', o, undefined, true),
 );
 registerRetriever('evolving-hybrid', 'evolving encoder fused with bm25 by z-scores', (o) => indexRetriever('evolving-hybrid', 'hybrid', o, 'zscore', true));

@@ -34,7 +34,7 @@ export type UnitKind = 'turn' | 'session' | 'observation';
 export interface EvalDataset {
   /** The file read. */
   source: string;
-  format: 'locomo' | 'longmemeval';
+  format: 'locomo' | 'longmemeval' | 'memory-log';
   unit: UnitKind;
   corpora: EvalCorpus[];
   /** Questions left out, by reason. */

@@ -60,7 +60,7 @@ export interface EvolvingOptions {
   latent?: boolean;
   /** Memory queue capacity (EvoEmbedding's 512). @default 512 */
   capacity?: number;
-  /** Read-out parameters; `defaultEvolvingWeights` when omitted. */
+  /** Read-out parameters; when omitted, those of the encoder's adapter if it was trained with the evolving encoder, else `defaultEvolvingWeights`. */
   weights?: EvolvingWeights;
   /** Also read queries out against the memory (biases them towards recent turns). @default false */
   queryReadout?: boolean;
@@ -118,7 +118,7 @@ export class EvolvingEncoder {
   constructor(encoder: Encoder, options: EvolvingOptions = {}) {
     this.encoder = encoder;
     this.options = options;
-    this.weights = options.weights ?? defaultEvolvingWeights(encoder.dimensions);
+    this.weights = options.weights ?? encoder.adapter?.evolving ?? defaultEvolvingWeights(encoder.dimensions);
     if (this.weights.dimensions !== encoder.dimensions) {
       throw new EvomemError('INVALID_OPTION', `The evolving weights are ${this.weights.dimensions}-d; the encoder gives ${encoder.dimensions}-d vectors.`);
     }
@@ -199,6 +199,16 @@ export class MemoryStream {
    * non-blank. A timestamp earlier than the last one is accepted by arrival and warned about.
    */
   async ingest(segments: readonly Segment[]): Promise<Float32Array[]> {
+    return (await this.ingestTraced(segments)).embeddings;
+  }
+
+  /**
+   * `ingest`, also returning what each embedding was made of: the turn's context embedding
+   * (`bases`) and its read-out (`traces`, null when the queue was empty or the latent
+   * read-out is off), so that `mixReadOut(bases[i], traces[i], weights)` recomputes
+   * `embeddings[i]` under other gate weights. `trainAdapter` trains the gate on these.
+   */
+  async ingestTraced(segments: readonly Segment[]): Promise<{ embeddings: Float32Array[]; bases: Float32Array[]; traces: (ReadOutTrace | null)[] }> {
     const seen = new Set<string>();
     for (const [i, s] of segments.entries()) {
       if (typeof s?.id !== 'string' || s.id === '') throw new EvomemError('SEGMENT_INVALID', `segments[${i}] needs a string id.`);
@@ -235,11 +245,13 @@ export class MemoryStream {
     }
 
     // (b) Latent read-out, in order: each turn reads the queue as it stood before it.
+    const traces: (ReadOutTrace | null)[] = [];
     const out = base.map((e, i) => {
       const s = segments[i]!;
-      const v = options.latent === false ? Float32Array.from(e) : this.#readOut(e, weights);
+      const trace = options.latent === false ? null : readOutTrace(this.queue, e, weights.temperature);
+      traces.push(trace);
       this.queue.push(e, { segmentId: s.id, ...(s.speaker ? { speaker: s.speaker } : {}), ...(s.session ? { session: s.session } : {}), ...(s.timestamp ? { timestamp: s.timestamp } : {}) });
-      return v;
+      return mixReadOut(e, trace, weights);
     });
     for (const [i, s] of segments.entries()) {
       this.#segments.push({ ...s });
@@ -247,13 +259,14 @@ export class MemoryStream {
       this.#embeddings.push(out[i]!);
     }
     if (last) this.#lastTimestamp = last;
-    return out;
+    return { embeddings: out, bases: base, traces };
   }
 
   /** A query embedded against the current memory. */
   async embedQuery(text: string): Promise<Float32Array> {
     const q = await this.#evolving.encoder.embedQuery(text);
-    return this.#evolving.options.queryReadout ? this.#readOut(q, this.#evolving.weights) : q;
+    const { options, weights } = this.#evolving;
+    return options.queryReadout ? mixReadOut(q, readOutTrace(this.queue, q, weights.temperature), weights) : q;
   }
 
   /** Cosine of the query with every ingested segment, in arrival order. */
@@ -303,32 +316,53 @@ export class MemoryStream {
     return parts.length ? `${parts.join('\n')}\n${own}` : own;
   }
 
-  /** normalize(e + g * P r), r = softmax(queue . e / T) over the queue (and the evicted summary). */
-  #readOut(e: Float32Array, w: EvolvingWeights): Float32Array {
-    const out = Float32Array.from(e);
-    const memories = [...this.queue.entries()].map((m) => m.vector);
-    if (this.queue.evicted > 0) memories.push(this.queue.evictedSummary);
-    if (memories.length === 0) return out;
-    const sims = memories.map((m) => dot(m, e));
-    const best = Math.max(...sims);
-    const exps = sims.map((s) => Math.exp((s - best) / w.temperature));
-    const total = exps.reduce((a, b) => a + b, 0);
-    const D = e.length;
-    const r = new Float32Array(D);
-    memories.forEach((m, j) => {
-      const a = exps[j]! / total;
-      for (let d = 0; d < D; d++) r[d]! += a * m[d]!;
-    });
-    const projected = w.projection ? matVec(w.projection, r, D) : r;
-    const g = w.gate.max / (1 + Math.exp(-(w.gate.scale * best + w.gate.bias)));
-    for (let d = 0; d < D; d++) out[d]! += g * projected[d]!;
-    normalizeInPlace(out);
-    return out;
-  }
 }
 
+/** What the latent read-out of one turn saw in the memory queue. */
+export interface ReadOutTrace {
+  /** r = softmax(queue . e / T) . queue, over the queue and the summary of what it evicted. */
+  readout: Float32Array;
+  /** The best cosine between the turn and a memory: what the gate opens on. */
+  best: number;
+}
 
-function matVec(m: number[], v: Float32Array, D: number): Float32Array {
+/** The read-out of `e` against the queue as it stands; null while the queue is empty. */
+export function readOutTrace(queue: MemoryQueue, e: Float32Array, temperature: number): ReadOutTrace | null {
+  const memories = [...queue.entries()].map((m) => m.vector);
+  if (queue.evicted > 0) memories.push(queue.evictedSummary);
+  if (memories.length === 0) return null;
+  const sims = memories.map((m) => dot(m, e));
+  const best = Math.max(...sims);
+  const exps = sims.map((s) => Math.exp((s - best) / temperature));
+  const total = exps.reduce((a, b) => a + b, 0);
+  const D = e.length;
+  const readout = new Float32Array(D);
+  memories.forEach((m, j) => {
+    const a = exps[j]! / total;
+    for (let d = 0; d < D; d++) readout[d]! += a * m[d]!;
+  });
+  return { readout, best };
+}
+
+/** The gate's opening for a best similarity: max * sigmoid(scale * best + bias). */
+export function gateValue(gate: EvolvingWeights['gate'], best: number): number {
+  return gate.max / (1 + Math.exp(-(gate.scale * best + gate.bias)));
+}
+
+/** normalize(e + g * P r): the evolving embedding of a turn from its base and read-out. */
+export function mixReadOut(e: Float32Array, trace: ReadOutTrace | null, w: EvolvingWeights): Float32Array {
+  const out = Float32Array.from(e);
+  if (!trace) return out;
+  const D = e.length;
+  const projected = w.projection ? matVec(w.projection, trace.readout, D) : trace.readout;
+  const g = gateValue(w.gate, trace.best);
+  for (let d = 0; d < D; d++) out[d]! += g * projected[d]!;
+  normalizeInPlace(out);
+  return out;
+}
+
+/** Row-major `D x D` matrix times vector. */
+export function matVec(m: number[], v: Float32Array, D: number): Float32Array {
   const out = new Float32Array(D);
   for (let i = 0; i < D; i++) {
     let s = 0;

@@ -9,4 +9,8 @@ export {
   type EvolvingOptions,
   type EvolvingWeights,
   type ContextOptions,
+  type ReadOutTrace,
+  readOutTrace,
+  mixReadOut,
+  gateValue,
 } from './EvolvingEncoder.js';

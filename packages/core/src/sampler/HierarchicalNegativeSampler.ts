@@ -1,6 +1,7 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
 import type { EvalDataset } from '../eval/types.js';
+import { fnv1a } from '../util/random.js';
 import { dot } from '../util/vector.js';
 
 /** The three HiNS difficulty tiers. */
@@ -12,6 +13,8 @@ export interface SamplerMessage {
   conversation: string;
   speaker?: string;
   session?: string;
+  /** ISO 8601; the evolving encoder's segment timestamp when training on it. */
+  timestamp?: string;
 }
 
 export interface SamplerQuery {
@@ -52,6 +55,13 @@ export interface SamplerOptions {
   topicSize?: number;
   /** Orders candidates within a tier; the same seed gives the same groups. @default 1 */
   seed?: number;
+  /**
+   * `tiered`: HiNS quotas per tier. `random`: the baseline HiNS is measured against, with
+   * negatives drawn uniformly from every non-evidence message of the conversation batch
+   * (tiers still labeled, so their natural mix can be reported).
+   * @default 'tiered'
+   */
+  strategy?: 'tiered' | 'random';
 }
 
 /** What `sample` produced, for the report. */
@@ -106,7 +116,11 @@ export class HierarchicalNegativeSampler {
       conversationsPerBatch: options.conversationsPerBatch ?? 4,
       topicSize: options.topicSize ?? 12,
       seed: options.seed ?? 1,
+      strategy: options.strategy ?? 'tiered',
     };
+    if (this.#options.strategy !== 'tiered' && this.#options.strategy !== 'random') {
+      throw new EvomemError('INVALID_OPTION', `strategy must be 'tiered' or 'random', got ${JSON.stringify(options.strategy)}.`);
+    }
     const ids = new Set<string>();
     for (const m of messages) {
       if (ids.has(m.id)) throw new EvomemError('INVALID_OPTION', `Message id ${JSON.stringify(m.id)} appears twice; ids must be unique across conversations.`);
@@ -137,7 +151,8 @@ export class HierarchicalNegativeSampler {
 
   /** One group per (query, positive). */
   async sample(): Promise<{ groups: NegativeGroup[]; report: SamplerReport }> {
-    const pools = await this.#pools(true);
+    const random = this.#options.strategy === 'random';
+    const pools = await this.#pools(!random);
     const byId = new Map(this.#messages.map((m) => [m.id, m]));
     const vectors = await this.#vectors();
     const quota = this.#quota();
@@ -159,8 +174,16 @@ export class HierarchicalNegativeSampler {
           easy: this.#order(pool.easy.filter(notDuplicate), `${q.id}/${positiveId}/easy`),
         };
         const picked: { id: string; tier: Tier }[] = [];
+        if (random) {
+          const tierOf = new Map<string, Tier>();
+          for (const tier of ['hard', 'medium', 'easy'] as const) for (const id of pool[tier]) tierOf.set(id, tier);
+          for (const id of this.#order([...tierOf.keys()], `${q.id}/${positiveId}/random`)) {
+            if (picked.length === this.#options.negatives) break;
+            if (notDuplicate(id)) picked.push({ id, tier: tierOf.get(id)! });
+          }
+        }
         let carry = 0;
-        for (const tier of ['hard', 'medium', 'easy'] as const) {
+        for (const tier of random ? [] : (['hard', 'medium', 'easy'] as const)) {
           const want = quota[tier] + carry;
           const take = tiers[tier].slice(0, want);
           picked.push(...take.map((id) => ({ id, tier })));
@@ -279,7 +302,14 @@ export function samplerInputFromDataset(
 ): { messages: SamplerMessage[]; queries: SamplerQuery[] } {
   if (turns.unit !== 'turn') throw new EvomemError('INVALID_OPTION', `The sampler needs a dataset read with turn units, got ${turns.unit}.`);
   const messages: SamplerMessage[] = turns.corpora.flatMap((c) =>
-    c.units.map((u) => ({ id: `${c.id}/${u.key}`, text: u.text, conversation: c.id, ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}) })),
+    c.units.map((u) => ({
+      id: `${c.id}/${u.key}`,
+      text: u.text,
+      conversation: c.id,
+      ...(u.speaker ? { speaker: u.speaker } : {}),
+      ...(u.session ? { session: u.session } : {}),
+      ...(u.dateTime ? { timestamp: u.dateTime } : {}),
+    })),
   );
   const known = new Set(messages.map((m) => m.id));
   const queries: SamplerQuery[] = turns.corpora.flatMap((c) =>
@@ -346,13 +376,4 @@ function mostCommon(values: string[]): string | undefined {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }

@@ -1,21 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Encoder } from '../encoder/Encoder.js';
-import { tinyModel } from '../encoder/fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Encoder } from '../encoder/Encoder.js';
+import { tinyEncoderForSuite } from '../encoder/fixtures.js';
 import { Bm25Index } from '../eval/Bm25Index.js';
 import { zScoreFusion } from '../eval/fusion.js';
 import { SearchIndex } from './SearchIndex.js';
 
-let model: { dir: string; cleanup: () => Promise<void> };
+const tiny = tinyEncoderForSuite();
 let encoder: Encoder;
 const texts = ['the agent will remember', 'what did she say about memory', 'last week', 'memory agent'];
 
-beforeAll(async () => {
-  model = await tinyModel();
-  encoder = await Encoder.load({ model: model.dir, device: 'cpu' });
-});
-afterAll(async () => {
-  await encoder.dispose();
-  await model.cleanup();
+beforeAll(() => {
+  encoder = tiny();
 });
 
 describe('SearchIndex', () => {
