@@ -428,7 +428,11 @@ export class DocumentTable {
     const bases: Float32Array[] = [];
     const traces: ({ readout: Float32Array; best: number } | null)[] = [];
     const conversations = new Map<string, SamplerMessage[]>();
-    for (const m of messages) conversations.set(m.conversation, [...(conversations.get(m.conversation) ?? []), m]);
+    for (const m of messages) {
+      const list = conversations.get(m.conversation);
+      if (list) list.push(m);
+      else conversations.set(m.conversation, [m]);
+    }
     const at = new Map<string, number>();
     for (const [name, list] of conversations) {
       const stream = evolvingEncoder.stream(name);

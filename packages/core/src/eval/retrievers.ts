@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { adapterFilePath } from '../adapter/QueryAdapter.js';
+import { adapterFilePath, QueryAdapter } from '../adapter/QueryAdapter.js';
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
 import { EvolvingEncoder, loadEvolvingWeights, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
@@ -70,12 +70,12 @@ export async function createRetriever(name: string, options: RetrieverOptions = 
  * date as segment metadata), and `adapter` names an evolving weights file.
  */
 async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf', evolving = false): Promise<Retriever> {
-  const adapterKind = options.adapter && mode !== 'bm25' ? await fileFormat(options.adapter) : undefined;
-  if (adapterKind === 'evomem-evolving-weights' && !evolving) {
+  const adapterFile = options.adapter && mode !== 'bm25' ? await readAdapterFile(options.adapter) : undefined;
+  if (adapterFile?.weights && !evolving) {
     throw new EvomemError('INVALID_OPTION', `${options.adapter} holds evolving encoder weights; use it with an evolving retriever, or pass an adapter trained by evomem train.`);
   }
-  const encoder = mode === 'bm25' ? undefined : await Encoder.load({ ...options.encoder, ...(adapterKind === 'evomem-adapter' ? { adapter: options.adapter } : {}) });
-  const weights = adapterKind === 'evomem-evolving-weights' && encoder ? await loadEvolvingWeights(options.adapter!, encoder.dimensions) : undefined;
+  const encoder = mode === 'bm25' ? undefined : await Encoder.load({ ...options.encoder, ...(adapterFile?.adapter ? { adapter: adapterFile.adapter } : {}) });
+  const weights = adapterFile?.weights && encoder ? await loadEvolvingWeights(options.adapter!, encoder.dimensions) : undefined;
   const evolvingEncoder = evolving && encoder ? new EvolvingEncoder(encoder, { onWarning: () => {}, ...options.evolving, ...(weights ? { weights } : {}) }) : undefined;
   const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(evolvingEncoder ? { evolving: evolvingEncoder } : encoder ? { encoder } : {}) };
   if (options.bm25) settings.bm25 = options.bm25;
@@ -102,19 +102,18 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
   };
 }
 
-/** The `format` of an adapter folder or JSON file (`evomem-adapter` or `evomem-evolving-weights`). */
-async function fileFormat(path: string): Promise<string> {
+/** An adapter folder or JSON file: a trained `QueryAdapter`, or (only flagged here) an evolving weights file. */
+async function readAdapterFile(path: string): Promise<{ adapter?: QueryAdapter; weights?: true }> {
   const file = await adapterFilePath(path);
-  let format: unknown;
+  let json: { format?: unknown };
   try {
-    format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
+    json = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown };
   } catch (error) {
     throw new EvomemError('STATE_INVALID', `${file} is not a readable adapter: ${(error as Error).message}. Give the folder evomem train --out wrote.`, { cause: error });
   }
-  if (format !== 'evomem-adapter' && format !== 'evomem-evolving-weights') {
-    throw new EvomemError('STATE_INVALID', `${file} is neither an evomem adapter nor evolving weights (format ${JSON.stringify(format)}).`);
-  }
-  return format;
+  if (json?.format === 'evomem-evolving-weights') return { weights: true };
+  if (json?.format === 'evomem-adapter') return { adapter: QueryAdapter.fromJson(json, file) };
+  throw new EvomemError('STATE_INVALID', `${file} is neither an evomem adapter nor evolving weights (format ${JSON.stringify(json?.format)}).`);
 }
 
 registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and digits, NLTK English stopwords)', (o) => indexRetriever('bm25', 'bm25', o));

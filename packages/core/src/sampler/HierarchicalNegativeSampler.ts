@@ -256,7 +256,11 @@ export class HierarchicalNegativeSampler {
     const vectors = await this.#vectors();
     const topics = new Map<string, string>();
     const conversations = new Map<string, SamplerMessage[]>();
-    for (const m of this.#messages) conversations.set(m.conversation, [...(conversations.get(m.conversation) ?? []), m]);
+    for (const m of this.#messages) {
+      const list = conversations.get(m.conversation);
+      if (list) list.push(m);
+      else conversations.set(m.conversation, [m]);
+    }
     for (const [conversation, messages] of conversations) {
       if (!vectors) {
         for (const m of messages) topics.set(m.id, `${conversation}/session:${m.session ?? ''}`);
