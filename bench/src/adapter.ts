@@ -138,7 +138,9 @@ function pooled(reports: EvalReport[]): Record<string, number> {
   for (const key of ['recall@5', 'recall@10']) out[key] = reports.reduce((s, r) => s + r.metrics[key]! * r.questions, 0) / total;
   for (const cat of ['1', '2', '3', '4']) {
     const n = reports.reduce((s, r) => s + (r.by_category[cat]?.questions ?? 0), 0);
-    out[`cat${cat} recall@10`] = n ? reports.reduce((s, r) => s + (r.by_category[cat]?.['recall@10'] ?? 0) * (r.by_category[cat]?.questions ?? 0), 0) / n : 0;
+    for (const key of ['recall@5', 'recall@10']) {
+      out[`cat${cat} ${key}`] = n ? reports.reduce((s, r) => s + (r.by_category[cat]?.[key] ?? 0) * (r.by_category[cat]?.questions ?? 0), 0) / n : 0;
+    }
   }
   return out;
 }
@@ -174,6 +176,12 @@ const lines = [
         .map((c) => f(r.pooled[`cat${c} recall@10`]))
         .join(' | ')} | ${r.folds.map((x) => (x.training ? `${x.training.epochs} (${x.training.bestEpoch})` : '-')).join(', ')} |`,
   ),
+  '',
+  'Recall@5 by category (pooled):',
+  '',
+  '| backend | row | multi-hop | temporal | open-domain | single-hop |',
+  '|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.backend} | ${r.row} | ${['1', '2', '3', '4'].map((c) => f(r.pooled[`cat${c} recall@5`])).join(' | ')} |`),
   '',
   ...['low-rank', 'linear'].map((kind) => {
     const trained = trainedOf(kind);

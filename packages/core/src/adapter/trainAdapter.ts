@@ -219,8 +219,10 @@ export async function trainAdapter(encoder: Encoder, data: AdapterTrainingData, 
     if (!v) continue;
     report.validationLoss.push(v.loss);
     report.validationRecallAt10.push(v.recallAt10);
-    if (v.loss < best.loss) best = { loss: v.loss, params: params.map((p) => Float32Array.from(p)), gate: gate ? Float32Array.from(gate) : undefined };
-    if (v.loss < report.validationLoss[report.bestEpoch]!) report.bestEpoch = epoch;
+    if (v.loss < best.loss) {
+      best = { loss: v.loss, params: params.map((p) => Float32Array.from(p)), gate: gate ? Float32Array.from(gate) : undefined };
+      report.bestEpoch = epoch;
+    }
     if (epoch - report.bestEpoch >= o.patience) {
       report.stoppedEarly = epoch < o.maxEpochs;
       break;
