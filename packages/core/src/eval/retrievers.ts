@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { adapterFilePath, QueryAdapter } from '../adapter/QueryAdapter.js';
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, loadEvolvingWeights, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import { checkEvolvingWeights, EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import { SearchIndex, type SearchIndexOptions, type SearchMode } from '../search/SearchIndex.js';
 import type { Bm25Options } from './Bm25Index.js';
 import type { EvalCorpus, EvalQuestion } from './types.js';
@@ -75,7 +75,7 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
     throw new EvomemError('INVALID_OPTION', `${options.adapter} holds evolving encoder weights; use it with an evolving retriever, or pass an adapter trained by evomem train.`);
   }
   const encoder = mode === 'bm25' ? undefined : await Encoder.load({ ...options.encoder, ...(adapterFile?.adapter ? { adapter: adapterFile.adapter } : {}) });
-  const weights = adapterFile?.weights && encoder ? await loadEvolvingWeights(options.adapter!, encoder.dimensions) : undefined;
+  const weights = adapterFile?.weights && encoder ? checkEvolvingWeights(adapterFile.weights, adapterFile.file, encoder.dimensions) : undefined;
   const evolvingEncoder = evolving && encoder ? new EvolvingEncoder(encoder, { onWarning: () => {}, ...options.evolving, ...(weights ? { weights } : {}) }) : undefined;
   const settings: SearchIndexOptions = { mode, ...(fusion ? { fusion } : {}), ...(evolvingEncoder ? { evolving: evolvingEncoder } : encoder ? { encoder } : {}) };
   if (options.bm25) settings.bm25 = options.bm25;
@@ -102,8 +102,8 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
   };
 }
 
-/** An adapter folder or JSON file: a trained `QueryAdapter`, or (only flagged here) an evolving weights file. */
-async function readAdapterFile(path: string): Promise<{ adapter?: QueryAdapter; weights?: true }> {
+/** An adapter folder or JSON file, read once: a trained `QueryAdapter`, or evolving weights (checked once the encoder's width is known). */
+async function readAdapterFile(path: string): Promise<{ file: string; adapter?: QueryAdapter; weights?: unknown }> {
   const file = await adapterFilePath(path);
   let json: { format?: unknown };
   try {
@@ -111,8 +111,8 @@ async function readAdapterFile(path: string): Promise<{ adapter?: QueryAdapter; 
   } catch (error) {
     throw new EvomemError('STATE_INVALID', `${file} is not a readable adapter: ${(error as Error).message}. Give the folder evomem train --out wrote.`, { cause: error });
   }
-  if (json?.format === 'evomem-evolving-weights') return { weights: true };
-  if (json?.format === 'evomem-adapter') return { adapter: QueryAdapter.fromJson(json, file) };
+  if (json?.format === 'evomem-evolving-weights') return { file, weights: json };
+  if (json?.format === 'evomem-adapter') return { file, adapter: QueryAdapter.fromJson(json, file) };
   throw new EvomemError('STATE_INVALID', `${file} is neither an evomem adapter nor evolving weights (format ${JSON.stringify(json?.format)}).`);
 }
 

@@ -79,17 +79,23 @@ export function defaultEvolvingWeights(dimensions: number): EvolvingWeights {
 
 /** Reads and checks an evolving weights file. */
 export async function loadEvolvingWeights(path: string, dimensions?: number): Promise<EvolvingWeights> {
-  let w: EvolvingWeights;
+  let json: unknown;
   try {
-    w = JSON.parse(await readFile(path, 'utf8')) as EvolvingWeights;
+    json = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
     throw new EvomemError('STATE_INVALID', `${path} is not a readable evolving weights file: ${(error as Error).message}`, { cause: error });
   }
-  if (w.format !== 'evomem-evolving-weights' || w.version !== 1) throw new EvomemError('STATE_INVALID', `${path} is not an evomem evolving weights file (format/version).`);
+  return checkEvolvingWeights(json, path, dimensions);
+}
+
+/** Checks parsed evolving weights (format, version, dimensions, projection size); `source` names them in errors. */
+export function checkEvolvingWeights(json: unknown, source: string, dimensions?: number): EvolvingWeights {
+  const w = json as EvolvingWeights;
+  if (w?.format !== 'evomem-evolving-weights' || w.version !== 1) throw new EvomemError('STATE_INVALID', `${source} is not an evomem evolving weights file (format/version).`);
   if (dimensions !== undefined && w.dimensions !== dimensions) {
-    throw new EvomemError('STATE_INVALID', `${path} holds ${w.dimensions}-d weights; the encoder gives ${dimensions}-d vectors (another model?).`);
+    throw new EvomemError('STATE_INVALID', `${source} holds ${w.dimensions}-d weights; the encoder gives ${dimensions}-d vectors (another model?).`);
   }
-  if (w.projection !== null && w.projection.length !== w.dimensions * w.dimensions) throw new EvomemError('STATE_INVALID', `${path}: projection must hold dimensions^2 values.`);
+  if (w.projection !== null && w.projection.length !== w.dimensions * w.dimensions) throw new EvomemError('STATE_INVALID', `${source}: projection must hold dimensions^2 values.`);
   return w;
 }
 
