@@ -194,3 +194,46 @@ describe('evomem train', () => {
   });
 });
 
+
+describe('evomem state', () => {
+  it('lists, exports and imports streams between stores, and refuses a damaged file without a stack trace', async () => {
+    const { Encoder, EvolvingEncoder, EvolvingMemory, SqliteStateStore } = await import('@evomem/core');
+    const source = join(dir, 'source.db');
+    const store = await SqliteStateStore.open({ path: source });
+    const encoder = await Encoder.load({ device: 'cpu' });
+    const memory = new EvolvingMemory(new EvolvingEncoder(encoder), { store });
+    await memory.ingest('maya', [
+      { id: 'D1:1', speaker: 'Maya', text: 'My sister is moving to Denver.' },
+      { id: 'D1:2', speaker: 'Theo', text: 'What job did she get?' },
+    ]);
+    await memory.ingest('theo', [{ id: 'D1:3', speaker: 'Theo', text: 'I adopted a greyhound.' }]);
+    await store.close();
+    await encoder.dispose();
+
+    const listed = await run('state', 'list', '--store', `sqlite:${source}`);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/maya\s+2\s+\d+/);
+    expect(listed.stdout).toMatch(/theo\s+1\s+\d+/);
+
+    const file = join(dir, 'streams.evomem');
+    const exported = await run('state', 'export', '--store', `sqlite:${source}`, '--out', file);
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toMatch(/exported 2 streams \(3 segments/);
+    const target = join(dir, 'target.db');
+    expect((await run('state', 'import', '--store', `sqlite:${target}`, '--in', file)).code).toBe(0);
+    expect((await run('state', 'list', '--store', `sqlite:${target}`)).stdout).toMatch(/maya\s+2\s+\d+/);
+
+    const again = await run('state', 'import', '--store', `sqlite:${target}`, '--in', file);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already has \(maya, theo\); pass replace/);
+
+    const bytes = await readFile(file);
+    bytes[40] = bytes[40]! ^ 0xff;
+    await writeFile(join(dir, 'bad.evomem'), bytes);
+    const bad = await run('state', 'import', '--store', `sqlite:${join(dir, 'other.db')}`, '--in', join(dir, 'bad.evomem'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^evomem: .*bad\.evomem fails its SHA-256/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    expect((await run('state', 'list')).stderr).toMatch(/--store/);
+  });
+});

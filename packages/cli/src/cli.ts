@@ -3,6 +3,7 @@ import { EvomemError, listRetrievers } from '@evomem/core';
 import { runEmbed } from './embedCommand.js';
 import { runEval } from './evalCommand.js';
 import { runMine } from './mineCommand.js';
+import { runStateExport, runStateImport, runStateList } from './stateCommand.js';
 import { runTrain } from './trainCommand.js';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -114,6 +115,40 @@ miningOptions(
   .option('--threads <n>', 'onnxruntime threads (default: all cores)', positiveInt('--threads'))
   .action(async (flags) => {
     await runTrain(flags);
+  });
+
+const state = program
+  .command('state')
+  .description('Evolving memory state stores (sqlite:PATH, postgres://..., memory:): list streams, export them to a checked file, import an export or an evomem 0.1 stream file.');
+const storeOption = () => new Option('--store <where>', 'the state store: sqlite:PATH, postgres://user:password@host/db').makeOptionMandatory();
+state
+  .command('list')
+  .description('Every stream of the store, with its segment count and state size.')
+  .addOption(storeOption())
+  .action(async (flags) => {
+    await runStateList(flags);
+  });
+state
+  .command('export')
+  .description('Write streams (state and ledger) to one file, checked by SHA-256, written under a temporary name and renamed when complete.')
+  .addOption(storeOption())
+  .requiredOption('--out <file>', 'the export file')
+  .option('--stream <id...>', 'only these streams (default: all)')
+  .action(async (flags) => {
+    await runStateExport(flags);
+  });
+state
+  .command('import')
+  .description('Read an export into the store (checked whole first), or move an evomem 0.1 stream file (MemoryStream.save) over.')
+  .addOption(storeOption())
+  .requiredOption('--in <file>', 'an export, or an evomem 0.1 stream file')
+  .option('--replace', 'overwrite streams the store already has', false)
+  .option('--stream <id>', '0.1 files: the stream to create (default: the id saved in the file)')
+  .option('--vectors-out <file>', '0.1 files: write the segments and their embeddings here as JSONL, for your vector store')
+  .option('--model <path-or-id>', '0.1 files: the encoder the stream was made with (default: the offline default model)')
+  .addOption(device)
+  .action(async (flags) => {
+    await runStateImport(flags);
   });
 
 try {

@@ -16,6 +16,7 @@ export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
 export { SearchIndex, openSearchIndex, segmentMeta, type SearchIndexOptions, type OpenSearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
 export * from './memory/index.js';
+export * from './stores/index.js';
 export {
   HierarchicalNegativeSampler,
   toTrainingJsonl,

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EvomemError } from '../errors.js';
 import { normalizeInPlace } from '../encoder/pooling.js';
-import type { EvolvingWeights } from '../memory/EvolvingEncoder.js';
+import type { EvolvingWeights } from '../memory/readOut.js';
 
 /** The file an adapter folder holds. */
 export const ADAPTER_FILE = 'adapter.json';

@@ -1,6 +1,7 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, gateValue, matVec, type EvolvingOptions, type EvolvingWeights } from '../memory/EvolvingEncoder.js';
+import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import { gateValue, matVec, type EvolvingWeights } from '../memory/readOut.js';
 import type { NegativeGroup, SamplerMessage } from '../sampler/HierarchicalNegativeSampler.js';
 import { fnv1a, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
 import { dot } from '../util/vector.js';

@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Encoder } from '../encoder/Encoder.js';
 import { cosine, norm, tinyModel } from '../encoder/fixtures.js';
 import { createRetriever } from '../eval/retrievers.js';
-import { defaultEvolvingWeights, EvolvingEncoder, loadEvolvingWeights, saveEvolvingWeights, type Segment } from './EvolvingEncoder.js';
+import { MemoryStateStore } from '../stores/memory.js';
+import { EvolvingEncoder } from './EvolvingEncoder.js';
+import { EvolvingMemory } from './EvolvingMemory.js';
+import { defaultEvolvingWeights, loadEvolvingWeights, saveEvolvingWeights } from './readOut.js';
+import type { Segment } from './segments.js';
 
 let model: { dir: string; cleanup: () => Promise<void> };
 let encoder: Encoder;
@@ -67,7 +71,7 @@ describe('EvolvingEncoder', () => {
     const mixed = plain[1]!.map((v, d) => v + plain[0]![d]!);
     expect(cosine(out[1]!, mixed)).toBeGreaterThan(0.9999);
     expect(norm(out[1]!)).toBeCloseTo(1, 5);
-    expect(stream.queue.size).toBe(2);
+    expect((await stream.state())!.queue.size).toBe(2);
   });
 
   it('embeds a whole batch in a bounded number of model calls (segment batching)', async () => {
@@ -78,15 +82,18 @@ describe('EvolvingEncoder', () => {
     spy.mockRestore();
   });
 
-  it('rejects a duplicate id or blank text without changing the stream', async () => {
+  it('rejects a duplicate id, blank text or a non-array without changing the stream', async () => {
     const stream = new EvolvingEncoder(encoder).stream('maya');
     await stream.ingest(turns.slice(0, 2));
-    await expect(stream.ingest([{ id: 'new', text: 'fine' }, { id: 't1', text: 'again' }])).rejects.toThrow(
-      /Segment id "t1" \(segments\[1\]\) is already in stream maya; ids are unique per stream/,
-    );
+    await expect(stream.ingest([{ id: 'new', text: 'fine' }, { id: 't1', text: 'again' }])).rejects.toMatchObject({
+      code: 'SEGMENT_DUPLICATE',
+      message: expect.stringMatching(/Stream maya already holds segment id "t1"; ids are unique per stream/),
+    });
     await expect(stream.ingest([{ id: 'blank', text: '  ' }])).rejects.toThrow(/Segment "blank" \(segments\[0\]\) has no text/);
-    expect(stream.segments.map((s) => s.id)).toEqual(['t1', 't2']);
-    expect(stream.queue.size).toBe(2);
+    await expect(stream.ingest([{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }])).rejects.toThrow(/"a" appears twice in one batch/);
+    await expect(stream.ingest('hello' as unknown as Segment[])).rejects.toMatchObject({ code: 'SEGMENT_INVALID', message: expect.stringMatching(/takes an array of segments/) });
+    expect((await stream.memory.store.segments('maya')).map((e) => e.id)).toEqual(['t1', 't2']);
+    expect((await stream.state())!.queue.size).toBe(2);
   });
 
   it('accepts out-of-order timestamps by arrival, with a warning; an unknown speaker is fine', async () => {
@@ -94,30 +101,39 @@ describe('EvolvingEncoder', () => {
     const stream = new EvolvingEncoder(encoder, { onWarning: (m) => warnings.push(m) }).stream('s');
     await stream.ingest([turns[3]!, { ...turns[0]!, speaker: undefined }]);
     expect(warnings).toEqual(['Segment t1 of stream s is dated 2025-08-14T18:10:00, before 2025-09-02T11:30:00; it is taken in arrival order.']);
-    expect(stream.segments.map((s) => s.id)).toEqual(['t4', 't1']);
+    expect((await stream.memory.store.segments('s')).map((e) => e.id)).toEqual(['t4', 't1']);
   });
 
-  it('searches its segments and survives save and load', async () => {
-    const evolving = new EvolvingEncoder(encoder);
-    const stream = evolving.stream('maya');
-    await stream.ingest(turns);
-    const hits = await stream.search('what job did she get', 2);
-    expect(hits).toHaveLength(2);
-    const path = join(dir, 'maya.evomem');
-    await stream.save(path);
-    const restored = await evolving.loadStream(path);
-    expect(restored.segments).toEqual(stream.segments);
-    expect(Array.from(await restored.scores('nurse'))).toEqual(Array.from(await stream.scores('nurse')));
-    await restored.ingest([{ id: 't5', speaker: 'Theo', session: '2', text: 'memory agent' }]);
-    expect(restored.queue.size).toBe(5);
+  it('keeps a bounded state: the same bytes after 40 turns as after 400', async () => {
+    const memory = new EvolvingMemory(new EvolvingEncoder(encoder, { capacity: 16 }));
+    const many = (from: number, n: number): Segment[] => Array.from({ length: n }, (_, i) => ({ id: `m${from + i}`, speaker: 'Maya', session: String(from + i), text: `memory ${(from + i) % 7}` }));
+    await memory.ingest('s', many(0, 40));
+    const at40 = await memory.store.stateBytes('s');
+    for (let from = 40; from < 400; from += 90) await memory.ingest('s', many(from, 90));
+    const state = (await memory.state('s'))!;
+    expect(state.turns).toBe(400);
+    expect(state.queue.size).toBe(16);
+    expect(state.tail.map((t) => t.id)).toEqual(['m398', 'm399']);
+    expect(await memory.store.stateBytes('s')).toBeLessThanOrEqual(at40 + 64);
   });
 
-  it('refuses a state file from another model', async () => {
-    const path = join(dir, 'other.evomem');
-    await new EvolvingEncoder(encoder).stream('x').save(path);
+  it('takes an empty batch without a commit', async () => {
+    const memory = new EvolvingMemory(new EvolvingEncoder(encoder));
+    expect(await memory.ingest('e', [])).toMatchObject({ embeddings: [], firstSeq: 0, version: 0 });
+    await memory.ingest('e', turns.slice(0, 2));
+    expect(await memory.ingest('e', [])).toMatchObject({ embeddings: [], firstSeq: 2, version: 1 });
+    expect((await memory.store.read('e'))!.version).toBe(1);
+  });
+
+  it('refuses a stream state written with another model, naming both', async () => {
+    const store = new MemoryStateStore();
+    await new EvolvingMemory(new EvolvingEncoder(encoder), { store }).ingest('x', turns.slice(0, 1));
     const other = await tinyModel({ name: 'other-model' });
     const otherEncoder = await Encoder.load({ model: other.dir, device: 'cpu' });
-    await expect(new EvolvingEncoder(otherEncoder).loadStream(path)).rejects.toThrow(/was written with model .*tiny-bert, not .*other-model/);
+    await expect(new EvolvingMemory(new EvolvingEncoder(otherEncoder), { store }).ingest('x', turns.slice(1, 2))).rejects.toMatchObject({
+      code: 'STATE_INVALID',
+      message: expect.stringMatching(/Stream state x .*was written with model .*tiny-bert, not .*other-model/),
+    });
     await otherEncoder.dispose();
     await other.cleanup();
   });

@@ -1,15 +1,7 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryQueue } from './MemoryQueue.js';
 
 const vec = (...v: number[]) => Float32Array.from(v);
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'evomem-queue-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('MemoryQueue', () => {
   it('keeps the last `capacity` latents, oldest first, and summarizes the evicted ones by their mean', () => {
@@ -36,47 +28,19 @@ describe('MemoryQueue', () => {
     expect(() => new MemoryQueue({ dimensions: 2, capacity: 0 })).toThrow(/capacity must be a positive integer or Infinity/);
   });
 
-  it('saves and loads atomically: same latents, metadata, summary and extra state', async () => {
+  it('restores from its entries, summary and eviction count, as a stored state comes back', () => {
     const q = new MemoryQueue({ dimensions: 3, capacity: 2 });
     q.push(vec(1, 2, 3), { segmentId: 'a', speaker: 'Maya', session: '1', timestamp: '2025-08-14T18:10:00' });
     q.push(vec(4, 5, 6), { segmentId: 'b' });
     q.push(vec(7, 8, 9), { segmentId: 'c', speaker: 'Theo' });
-    const path = join(dir, 'q.evomemq');
-    await q.save(path, { model: 'm1', extra: { note: 'kept' } });
-    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    const { queue, extra } = await MemoryQueue.load(path, { dimensions: 3, model: 'm1' });
-    expect(Array.from(queue.matrix())).toEqual(Array.from(q.matrix()));
-    expect([...queue.entries()].map((e) => e.meta)).toEqual([...q.entries()].map((e) => e.meta));
-    expect(Array.from(queue.evictedSummary)).toEqual([1, 2, 3]);
-    expect(queue.evicted).toBe(1);
-    expect(queue.capacity).toBe(2);
-    expect(extra).toEqual({ note: 'kept' });
-  });
-
-  it('refuses truncated, corrupt, foreign and mismatched files, and leaves them in place', async () => {
-    const q = new MemoryQueue({ dimensions: 3 });
-    q.push(vec(1, 2, 3), { segmentId: 'a' });
-    const path = join(dir, 'good.evomemq');
-    await q.save(path, { model: 'm1' });
-    const bytes = await readFile(path);
-
-    const truncated = join(dir, 'truncated.evomemq');
-    await writeFile(truncated, bytes.subarray(0, bytes.length - 5));
-    await expect(MemoryQueue.load(truncated)).rejects.toThrow(/truncated\.evomemq: is truncated or padded.*left as it is/);
-    expect((await readFile(truncated)).length).toBe(bytes.length - 5);
-
-    const corrupt = join(dir, 'corrupt.evomemq');
-    const flipped = Buffer.from(bytes);
-    flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 0xff;
-    await writeFile(corrupt, flipped);
-    await expect(MemoryQueue.load(corrupt)).rejects.toThrow(/fails its checksum/);
-
-    const foreign = join(dir, 'notes.txt');
-    await writeFile(foreign, 'my notes');
-    await expect(MemoryQueue.load(foreign)).rejects.toMatchObject({ code: 'STATE_INVALID', message: expect.stringMatching(/is not an evomem memory-queue file/) });
-
-    await expect(MemoryQueue.load(path, { dimensions: 512 })).rejects.toThrow(/holds 3-d latents, but the encoder gives 512-d vectors/);
-    await expect(MemoryQueue.load(path, { model: 'other' })).rejects.toThrow(/was written with model m1, not other/);
-    await expect(MemoryQueue.load(join(dir, 'missing.evomemq'))).rejects.toThrow(/cannot be read/);
+    const copy = new MemoryQueue({ dimensions: 3, capacity: 2 });
+    copy.restore([...q.entries()], q.evictedSummary, q.evicted);
+    expect(Array.from(copy.matrix())).toEqual([4, 5, 6, 7, 8, 9]);
+    expect([...copy.entries()].map((e) => e.meta)).toEqual([...q.entries()].map((e) => e.meta));
+    expect(Array.from(copy.evictedSummary)).toEqual([1, 2, 3]);
+    expect(copy.evicted).toBe(1);
+    copy.push(vec(0, 0, 0), { segmentId: 'd' });
+    expect(Array.from(copy.evictedSummary)).toEqual([2.5, 3.5, 4.5]);
+    expect(() => copy.restore([], q.evictedSummary, 0)).toThrow(/needs an empty queue/);
   });
 });

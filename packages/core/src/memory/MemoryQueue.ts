@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
 import { EvomemError } from '../errors.js';
 
 /** What a queue entry remembers besides its vector. */
@@ -22,9 +20,6 @@ export interface MemoryQueueOptions {
   capacity?: number;
 }
 
-const MAGIC = 'EVOMEMQ1';
-const FORMAT_VERSION = 1;
-
 /**
  * A bounded FIFO of latent vectors with metadata: EvoEmbedding's memory queue. Appends are
  * O(1) into one preallocated buffer (a ring). Evicted entries are not simply lost: their
@@ -33,7 +28,7 @@ const FORMAT_VERSION = 1;
  * @example
  * const queue = new MemoryQueue({ dimensions: 512, capacity: 512 });
  * queue.push(vector, { segmentId: 'D1:1', speaker: 'Maya' });
- * await queue.save('maya.evomemq');
+ * const [oldest] = queue.entries();
  */
 export class MemoryQueue {
   readonly dimensions: number;
@@ -104,6 +99,14 @@ export class MemoryQueue {
     }
   }
 
+  /**
+   * The ring itself, for tight loops over every latent without a copy: entry i (oldest
+   * first) is row `(head + i) % slots` of `data`. Read only.
+   */
+  get ring(): { data: Float32Array; head: number; size: number; slots: number } {
+    return { data: this.#data, head: this.#head, size: this.#size, slots: this.#slots() };
+  }
+
   /** The latents oldest first as one `[size, dimensions]` matrix (a copy). */
   matrix(): Float32Array {
     const out = new Float32Array(this.#size * this.dimensions);
@@ -118,79 +121,15 @@ export class MemoryQueue {
   }
 
   /**
-   * Writes the queue to `path` atomically (a temp file, fsync, rename), with the model
-   * name and a sha256 of the payload, so a torn or foreign file is detected on load.
+   * Refills an empty queue with `entries` (oldest first), the summary of what was evicted
+   * before them, and the eviction count: how a stored state comes back.
    */
-  async save(path: string, info: { model?: string; extra?: unknown } = {}): Promise<void> {
-    const payload = Buffer.concat([Buffer.from(this.matrix().buffer), Buffer.from(this.#summary.buffer, this.#summary.byteOffset, this.#summary.byteLength)]);
-    const header = Buffer.from(
-      JSON.stringify({
-        version: FORMAT_VERSION,
-        model: info.model ?? null,
-        dimensions: this.dimensions,
-        capacity: this.capacity === Infinity ? null : this.capacity,
-        size: this.#size,
-        evicted: this.#evicted,
-        meta: [...this.entries()].map((e) => e.meta),
-        extra: info.extra ?? null,
-        sha256: createHash('sha256').update(payload).digest('hex'),
-      }),
-    );
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(header.length);
-    const tmp = `${path}.${process.pid}.tmp`;
-    const file = await open(tmp, 'w');
-    try {
-      await file.write(Buffer.concat([Buffer.from(MAGIC, 'ascii'), length, header, payload]));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path).catch(async (error) => {
-      await rm(tmp, { force: true });
-      throw error;
-    });
-  }
-
-  /**
-   * Reads a queue written by `save`. A truncated, corrupt or foreign file, or one from
-   * another model or dimension, is an error naming the file; it is never replaced by an
-   * empty queue.
-   */
-  static async load(path: string, expect: { dimensions?: number; model?: string } = {}): Promise<{ queue: MemoryQueue; extra: unknown }> {
-    const fail = (why: string, cause?: unknown) =>
-      new EvomemError('STATE_INVALID', `${path}: ${why}. The file was left as it is; restore it from a backup or start a new state file.`, cause === undefined ? {} : { cause });
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (error) {
-      throw fail(`cannot be read (${(error as Error).message})`, error);
-    }
-    if (bytes.length < 12 || bytes.toString('ascii', 0, 8) !== MAGIC) throw fail('is not an evomem memory-queue file');
-    const headerLength = bytes.readUInt32LE(8);
-    let header: { version: number; model: string | null; dimensions: number; capacity: number | null; size: number; evicted: number; meta: LatentMeta[]; extra: unknown; sha256: string };
-    try {
-      header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength));
-    } catch (error) {
-      throw fail('has a damaged header (truncated?)', error);
-    }
-    if (header.version !== FORMAT_VERSION) throw fail(`has format version ${header.version}; this evomem reads version ${FORMAT_VERSION}`);
-    if (expect.dimensions !== undefined && header.dimensions !== expect.dimensions) {
-      throw fail(`holds ${header.dimensions}-d latents, but the encoder gives ${expect.dimensions}-d vectors (another model?)`);
-    }
-    if (expect.model !== undefined && header.model !== null && header.model !== expect.model) {
-      throw fail(`was written with model ${header.model}, not ${expect.model}`);
-    }
-    const payload = bytes.subarray(12 + headerLength);
-    const expected = (header.size + 1) * header.dimensions * 4;
-    if (payload.length !== expected) throw fail(`is truncated or padded: ${payload.length} payload bytes, expected ${expected}`);
-    if (createHash('sha256').update(payload).digest('hex') !== header.sha256) throw fail('fails its checksum (corrupt)');
-    const queue = new MemoryQueue({ dimensions: header.dimensions, capacity: header.capacity ?? Infinity });
-    const floats = new Float32Array(new Uint8Array(payload).buffer);
-    for (let i = 0; i < header.size; i++) queue.push(floats.subarray(i * header.dimensions, (i + 1) * header.dimensions), header.meta[i]!);
-    queue.#summary.set(floats.subarray(header.size * header.dimensions));
-    queue.#evicted = header.evicted;
-    return { queue, extra: header.extra };
+  restore(entries: readonly { vector: Float32Array; meta: LatentMeta }[], summary: Float32Array, evicted: number): void {
+    if (this.#size !== 0 || this.#evicted !== 0) throw new EvomemError('INVALID_OPTION', 'MemoryQueue.restore needs an empty queue.');
+    if (entries.length > this.#slots()) this.#data = new Float32Array(Math.min(this.capacity, entries.length) * this.dimensions);
+    for (const e of entries) this.push(e.vector, e.meta);
+    this.#summary.set(summary);
+    this.#evicted = evicted;
   }
 
   #slots(): number {

@@ -1,16 +1,17 @@
 export { MemoryQueue, type LatentMeta, type MemoryQueueOptions } from './MemoryQueue.js';
+export { EvolvingEncoder, type EvolvingOptions, type ContextOptions, type SegmentEncoder, type AdvanceResult } from './EvolvingEncoder.js';
+export { EvolvingMemory, type EvolvingMemoryOptions, type IngestOptions, type IngestResult } from './EvolvingMemory.js';
+export { MemoryStream } from './MemoryStream.js';
+export { StreamState, type StoredSlot } from './StreamState.js';
+export { checkSegments, type Segment } from './segments.js';
 export {
-  EvolvingEncoder,
-  MemoryStream,
   defaultEvolvingWeights,
   loadEvolvingWeights,
   saveEvolvingWeights,
-  type Segment,
-  type EvolvingOptions,
-  type EvolvingWeights,
-  type ContextOptions,
-  type ReadOutTrace,
+  checkEvolvingWeights,
   readOutTrace,
   mixReadOut,
   gateValue,
-} from './EvolvingEncoder.js';
+  type EvolvingWeights,
+  type ReadOutTrace,
+} from './readOut.js';

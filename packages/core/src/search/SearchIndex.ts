@@ -1,6 +1,8 @@
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, type EvolvingOptions, type MemoryStream, type Segment } from '../memory/EvolvingEncoder.js';
+import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import type { MemoryStream } from '../memory/MemoryStream.js';
+import type { Segment } from '../memory/segments.js';
 import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
 import { dot } from '../util/vector.js';
@@ -12,8 +14,8 @@ export interface SearchIndexOptions {
   /** The encoder for `dense` and `hybrid`; `bm25` needs none. */
   encoder?: Encoder;
   /**
-   * Evolving backend: texts are ingested in order into a memory stream, and its
-   * context-aware scores replace the static dense ones (still fused with BM25 in `hybrid`).
+   * Evolving backend: texts are ingested in order into an in-memory stream, and their
+   * context-aware embeddings replace the static ones (still fused with BM25 in `hybrid`).
    */
   evolving?: EvolvingEncoder;
   /**
@@ -48,7 +50,7 @@ export interface SearchHit {
  * const [best] = await index.search('What dog did Theo get?', 1);
  */
 export class SearchIndex {
-  readonly #encoder: Encoder | undefined;
+  readonly #encoder: Pick<Encoder, 'embedDocuments' | 'embedQuery'> | undefined;
   readonly #options: SearchIndexOptions;
   readonly #texts: string[] = [];
   readonly #vectors: Float32Array[] = [];
@@ -79,7 +81,7 @@ export class SearchIndex {
   async add(texts: readonly string[], meta: readonly Partial<Omit<Segment, 'text'>>[] = []): Promise<number[]> {
     const start = this.#texts.length;
     if (this.#stream && this.mode !== 'bm25') {
-      await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text })));
+      this.#vectors.push(...(await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text })))));
     } else if (this.mode !== 'bm25') this.#vectors.push(...(await this.#encoder!.embedDocuments(texts)));
     this.#texts.push(...texts);
     this.#bm25 = undefined;
@@ -90,7 +92,7 @@ export class SearchIndex {
   async scores(query: string): Promise<Float64Array> {
     const lexical = () => (this.#bm25 ??= new Bm25Index(this.#texts, this.#options.bm25)).scores(query);
     if (this.mode === 'bm25') return lexical();
-    const dense = this.#stream ? await this.#stream.scores(query) : await this.#denseScores(query);
+    const dense = await this.#denseScores(query);
     if (this.mode === 'dense') return dense;
     const lists = [lexical(), dense];
     return this.#options.fusion === 'rrf'
@@ -99,7 +101,7 @@ export class SearchIndex {
   }
 
   async #denseScores(query: string): Promise<Float64Array> {
-    const q = await this.#encoder!.embedQuery(query);
+    const q = this.#stream ? await this.#stream.embedQuery(query) : await this.#encoder!.embedQuery(query);
     return Float64Array.from(this.#vectors, (v) => dot(v, q));
   }
 

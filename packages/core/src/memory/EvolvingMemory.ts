@@ -1,0 +1,168 @@
+import { EvomemError } from '../errors.js';
+import { MemoryStateStore } from '../stores/memory.js';
+import type { StateStore, StoredStream } from '../stores/StateStore.js';
+import { duplicateIds } from '../stores/storeErrors.js';
+import { KeyedMutex } from '../util/KeyedMutex.js';
+import type { AdvanceResult, EvolvingEncoder } from './EvolvingEncoder.js';
+import { MemoryStream } from './MemoryStream.js';
+import { checkSegments, segmentRecord, type Segment } from './segments.js';
+import { StreamState } from './StreamState.js';
+
+export interface EvolvingMemoryOptions {
+  /**
+   * Where each stream's bounded state lives: `SqliteStateStore` (embedded),
+   * `PostgresStateStore` (shared by many processes), or `MemoryStateStore`.
+   * @default a new MemoryStateStore (gone when the process ends)
+   */
+  store?: StateStore;
+  /**
+   * Streams kept decoded in process between ingests, least recently used evicted first.
+   * Each holds its queue (capacity x dimensions x 4 bytes: 1 MiB at 512 x 512); a stream
+   * that is not cached is read back from the store (one query).
+   * @default 16
+   */
+  cachedStreams?: number;
+  /** Times an ingest is re-run after another process committed to its stream first (embedded store only). @default 8 */
+  conflictRetries?: number;
+}
+
+/** An ingest's embeddings, what they were made of, and where the segments went. */
+export interface IngestResult extends AdvanceResult {
+  stream: string;
+  /** The segments as stored. */
+  segments: Segment[];
+  /** Position of the first segment in the stream (0 for a stream's first). */
+  firstSeq: number;
+  /** The stream version this ingest commits. */
+  version: number;
+}
+
+export interface IngestOptions {
+  /**
+   * Runs once the embeddings exist and before the state commits: write the vectors to your
+   * vector store here. If it throws, nothing is committed and the error is the ingest's.
+   * With the embedded store shared by several processes it may run again for the same
+   * segments after a lost race, so write by segment id (upsert).
+   */
+  beforeCommit?: (result: IngestResult) => Promise<void>;
+}
+
+/**
+ * Evolving memory for many streams (users or conversations) over a state store. Ingests
+ * into one stream run one after another: in this process through a lock per stream, and
+ * across processes through the store. An ingest is committed, all of it, when it resolves;
+ * one that fails or is killed leaves no trace. Process memory holds only the cached
+ * streams' bounded state, never per-turn data.
+ *
+ * @example
+ * const memory = new EvolvingMemory(new EvolvingEncoder(await Encoder.load()), { store: await openStateStore('sqlite:./evomem.db') });
+ * const { embeddings } = await memory.ingest('maya', [{ id: 'D1:1', speaker: 'Maya', text: 'My sister got the nurse job!' }]);
+ * await myVectorStore.add(embeddings); // or inside `beforeCommit`, so a failed write commits nothing
+ */
+export class EvolvingMemory {
+  readonly evolving: EvolvingEncoder;
+  readonly store: StateStore;
+  readonly #locks = new KeyedMutex();
+  readonly #cache = new Map<string, { version: number; state: StreamState }>();
+  readonly #cacheSize: number;
+  readonly #retries: number;
+
+  constructor(evolving: EvolvingEncoder, options: EvolvingMemoryOptions = {}) {
+    this.evolving = evolving;
+    this.store = options.store ?? new MemoryStateStore();
+    this.#cacheSize = options.cachedStreams ?? 16;
+    this.#retries = options.conflictRetries ?? 8;
+    for (const [name, value] of [['cachedStreams', this.#cacheSize], ['conflictRetries', this.#retries]] as const) {
+      if (!Number.isInteger(value) || value < 0) throw new EvomemError('INVALID_OPTION', `EvolvingMemory ${name} must be a non-negative integer, got ${value}.`);
+    }
+  }
+
+  /** A handle on one stream. */
+  stream(id: string): MemoryStream {
+    return new MemoryStream(this, checkStreamId(id));
+  }
+
+  /**
+   * Ingests segments into `stream` in arrival order and returns their embeddings. The batch
+   * is checked whole before anything changes: ids must be new to the stream (no upsert,
+   * because later embeddings were conditioned on the old text), text non-blank. A
+   * timestamp earlier than the last one is accepted by arrival and warned about.
+   */
+  async ingest(stream: string, segments: readonly Segment[], options: IngestOptions = {}): Promise<IngestResult> {
+    checkStreamId(stream);
+    checkSegments(segments, stream);
+    const records = segments.map(segmentRecord);
+    if (records.length === 0) {
+      // Nothing to take: no commit, so an empty call never moves the stream's version.
+      const cached = this.#cache.get(stream);
+      const stored = await this.store.read(stream, cached?.version);
+      const turns = stored ? this.#decode(stream, stored, cached?.state).turns : 0;
+      return { embeddings: [], bases: [], traces: [], stream, segments: [], firstSeq: turns, version: stored?.version ?? 0 };
+    }
+    const release = await this.#locks.acquire(stream);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.#attempt(stream, records, options);
+        } catch (error) {
+          if (!(error instanceof EvomemError && error.code === 'STATE_CONFLICT' && attempt < this.#retries)) throw error;
+        }
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async #attempt(stream: string, segments: Segment[], options: IngestOptions): Promise<IngestResult> {
+    const cached = this.#cache.get(stream);
+    const tx = await this.store.begin(stream, cached?.version);
+    try {
+      const taken = await tx.existing(segments.map((s) => s.id));
+      if (taken.length > 0) throw duplicateIds(stream, taken);
+      const state = this.#decode(stream, tx.current, cached?.state);
+      // The state changes in place from here; only a committed state goes back to the cache.
+      this.#cache.delete(stream);
+      const firstSeq = state.turns;
+      const result: IngestResult = { ...(await this.evolving.advance(state, segments, stream)), stream, segments, firstSeq, version: (tx.current?.version ?? 0) + 1 };
+      await options.beforeCommit?.(result);
+      await tx.commit({ header: state.encodeHeader(), slots: state.encodeSlots(firstSeq), segments: segments.map((s, i) => ({ id: s.id, seq: firstSeq + i })) });
+      this.#remember(stream, result.version, state);
+      return result;
+    } finally {
+      await tx.rollback().catch(() => {});
+    }
+  }
+
+  /** A query embedded for searching `stream`'s memories (read out against its queue with `queryReadout`). */
+  async embedQuery(text: string, stream?: string): Promise<Float32Array> {
+    return this.evolving.embedQuery(text, this.evolving.options.queryReadout && stream !== undefined ? ((await this.state(stream)) ?? undefined) : undefined);
+  }
+
+  /** The stream's state as committed, or null for a stream with none. Do not change it. */
+  async state(stream: string): Promise<StreamState | null> {
+    const cached = this.#cache.get(stream);
+    const stored = await this.store.read(checkStreamId(stream), cached?.version);
+    if (!stored) return null;
+    const state = this.#decode(stream, stored, cached?.state);
+    this.#remember(stream, stored.version, state);
+    return state;
+  }
+
+  #decode(stream: string, stored: StoredStream | null, cached: StreamState | undefined): StreamState {
+    if (!stored) return this.evolving.emptyState();
+    if (!stored.slots) return cached!;
+    return StreamState.decode(`${stream} (${this.store.kind} store)`, stored.header, stored.slots, { model: this.evolving.encoder.modelId, dimensions: this.evolving.encoder.dimensions });
+  }
+
+  #remember(stream: string, version: number, state: StreamState): void {
+    this.#cache.delete(stream);
+    if (this.#cacheSize === 0) return;
+    this.#cache.set(stream, { version, state });
+    if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
+  }
+}
+
+function checkStreamId(id: unknown): string {
+  if (typeof id !== 'string' || id === '') throw new EvomemError('INVALID_OPTION', `A stream id must be a non-empty string (a user or conversation id), got ${JSON.stringify(id)}.`);
+  return id;
+}

@@ -1,0 +1,163 @@
+import { crc32 } from 'node:zlib';
+import { EvomemError } from '../errors.js';
+import { MemoryQueue, type LatentMeta } from './MemoryQueue.js';
+import type { Segment } from './segments.js';
+
+/** A stored row of the queue: ring slot `seq % capacity` holds the latent of segment `seq`. */
+export interface StoredSlot {
+  slot: number;
+  bytes: Uint8Array;
+}
+
+interface HeaderJson {
+  format: 'evomem-stream-state';
+  version: 1;
+  model: string;
+  dimensions: number;
+  /** null: unbounded. */
+  capacity: number | null;
+  turns: number;
+  lastTimestamp: string | null;
+  tail: Segment[];
+}
+
+interface SlotJson extends LatentMeta {
+  seq: number;
+}
+
+const HEADER_MAGIC = 0x45564853; // "EVHS"
+const SLOT_MAGIC = 0x45565353; // "EVSS"
+
+/**
+ * The whole memory of one stream, bounded: the memory queue (capacity x dimensions
+ * latents and the running mean of what it evicted), the session tail that text context
+ * reads, the number of segments ingested and the last timestamp. Its size does not grow
+ * with the number of turns; ids, texts and vectors live in the stores made for them.
+ *
+ * Stores keep it as one small header row and one row per queue slot, so an ingest of n
+ * turns writes n + 1 rows, not the whole queue. Every row carries a CRC-32, so a damaged
+ * row is an error naming the stream, never a silently altered embedding.
+ */
+export class StreamState {
+  readonly model: string;
+  readonly queue: MemoryQueue;
+  /** The last segments, oldest first: what text context needs from before the next ingest. */
+  tail: Segment[];
+  /** Segments ingested so far; the next one gets this sequence number. */
+  turns: number;
+  lastTimestamp: string | null;
+
+  private constructor(model: string, queue: MemoryQueue, tail: Segment[], turns: number, lastTimestamp: string | null) {
+    this.model = model;
+    this.queue = queue;
+    this.tail = tail;
+    this.turns = turns;
+    this.lastTimestamp = lastTimestamp;
+  }
+
+  static empty(init: { model: string; dimensions: number; capacity: number }): StreamState {
+    return new StreamState(init.model, new MemoryQueue({ dimensions: init.dimensions, capacity: init.capacity }), [], 0, null);
+  }
+
+  /** A state from its parts (a converted legacy file); the queue must hold the last segments. */
+  static from(init: { model: string; queue: MemoryQueue; tail: Segment[]; turns: number; lastTimestamp: string | null }): StreamState {
+    return new StreamState(init.model, init.queue, init.tail, init.turns, init.lastTimestamp);
+  }
+
+  get dimensions(): number {
+    return this.queue.dimensions;
+  }
+
+  /** The ring slot of segment `seq`. */
+  slotOf(seq: number): number {
+    return this.queue.capacity === Infinity ? seq : seq % this.queue.capacity;
+  }
+
+  encodeHeader(): Uint8Array {
+    const json: HeaderJson = {
+      format: 'evomem-stream-state',
+      version: 1,
+      model: this.model,
+      dimensions: this.dimensions,
+      capacity: this.queue.capacity === Infinity ? null : this.queue.capacity,
+      turns: this.turns,
+      lastTimestamp: this.lastTimestamp,
+      tail: this.tail,
+    };
+    return frame(HEADER_MAGIC, Buffer.from(JSON.stringify(json)), this.queue.evictedSummary);
+  }
+
+  /** The slot rows written by the segments from `fromSeq` on (an ingest's changes). */
+  encodeSlots(fromSeq: number): StoredSlot[] {
+    const out: StoredSlot[] = [];
+    let seq = this.turns - this.queue.size;
+    for (const { vector, meta } of this.queue.entries()) {
+      if (seq >= fromSeq) out.push({ slot: this.slotOf(seq), bytes: frame(SLOT_MAGIC, Buffer.from(JSON.stringify({ ...meta, seq } satisfies SlotJson)), vector) });
+      seq++;
+    }
+    return out;
+  }
+
+  /**
+   * Rebuilds a state from its stored rows, checking every row: its checksum, its place in
+   * the ring, the model and the dimensions. `source` names the stream in errors.
+   */
+  static decode(source: string, header: Uint8Array, slots: ReadonlyMap<number, Uint8Array>, expect?: { model: string; dimensions: number }): StreamState {
+    const fail = (why: string) =>
+      new EvomemError('STATE_INVALID', `Stream state ${source} ${why}. It was left as it is; restore the store from a backup, or delete the stream to start it anew.`);
+    const head = unframe(HEADER_MAGIC, header, () => fail('has a damaged header'));
+    const json = parseJson<HeaderJson>(head.json, () => fail('has a damaged header'));
+    if (json.format !== 'evomem-stream-state' || json.version !== 1) throw fail(`has format ${json.format} v${json.version}; this evomem reads evomem-stream-state v1`);
+    if (expect && json.dimensions !== expect.dimensions) throw fail(`holds ${json.dimensions}-d latents, but the encoder gives ${expect.dimensions}-d vectors (another model?)`);
+    if (expect && json.model !== expect.model) throw fail(`was written with model ${json.model}, not ${expect.model}`);
+    if (!Number.isSafeInteger(json.turns) || json.turns < 0 || !Array.isArray(json.tail)) throw fail('has a damaged header');
+    if (head.floats.length !== json.dimensions) throw fail('has a summary of the wrong length');
+    const capacity = json.capacity ?? Infinity;
+    const state = new StreamState(json.model, new MemoryQueue({ dimensions: json.dimensions, capacity }), json.tail, json.turns, json.lastTimestamp);
+    const size = Math.min(json.turns, capacity);
+    const entries: { vector: Float32Array; meta: LatentMeta }[] = [];
+    for (let seq = json.turns - size; seq < json.turns; seq++) {
+      const slot = state.slotOf(seq);
+      const bytes = slots.get(slot);
+      if (!bytes) throw fail(`lacks queue slot ${slot} (segment ${seq})`);
+      const row = unframe(SLOT_MAGIC, bytes, () => fail(`has a damaged queue slot ${slot}`));
+      const { seq: stored, ...meta } = parseJson<SlotJson>(row.json, () => fail(`has a damaged queue slot ${slot}`));
+      if (stored !== seq) throw fail(`holds segment ${stored} in queue slot ${slot}, where segment ${seq} belongs (a torn write?)`);
+      if (row.floats.length !== json.dimensions) throw fail(`has a queue slot ${slot} of the wrong length`);
+      entries.push({ vector: row.floats, meta });
+    }
+    state.queue.restore(entries, head.floats, json.turns - size);
+    return state;
+  }
+}
+
+/** [magic u32][json length u32][json][float32s][crc32 of all before] */
+function frame(magic: number, json: Buffer, floats: Float32Array): Uint8Array {
+  const out = Buffer.allocUnsafe(8 + json.length + floats.byteLength + 4);
+  out.writeUInt32LE(magic, 0);
+  out.writeUInt32LE(json.length, 4);
+  json.copy(out, 8);
+  Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).copy(out, 8 + json.length);
+  out.writeUInt32LE(crc32(out.subarray(0, out.length - 4)), out.length - 4);
+  return out;
+}
+
+function unframe(magic: number, bytes: Uint8Array, fail: () => Error): { json: string; floats: Float32Array } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 12 || buf.readUInt32LE(0) !== magic) throw fail();
+  if (crc32(buf.subarray(0, buf.length - 4)) !== buf.readUInt32LE(buf.length - 4)) throw fail();
+  const jsonLength = buf.readUInt32LE(4);
+  const floatBytes = buf.length - 12 - jsonLength;
+  if (floatBytes < 0 || floatBytes % 4 !== 0) throw fail();
+  const floats = new Float32Array(floatBytes / 4);
+  Buffer.from(floats.buffer).set(buf.subarray(8 + jsonLength, 8 + jsonLength + floatBytes));
+  return { json: buf.toString('utf8', 8, 8 + jsonLength), floats };
+}
+
+function parseJson<T>(text: string, fail: () => Error): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw fail();
+  }
+}
