@@ -1,2 +1,3 @@
 export { EvomemEmbedding, type EvomemEmbeddingOptions } from './EvomemEmbedding.js';
-export { EvomemRetriever, type EvomemRetrieverOptions } from './EvomemRetriever.js';
+export { EvomemRetriever, type EvomemRetrieverOptions, type VectorStoreIndexLike } from './EvomemRetriever.js';
+export { EvolvingVectorStore, type EvolvingVectorStoreOptions } from './EvolvingVectorStore.js';

@@ -1,13 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Encoder, MemoryStream } from '@evomem/core';
+import type { Encoder, EvolvingMemory, Segment } from '@evomem/core';
 
-/** The `add` call in progress: whose memory, and which texts are its messages. */
+/** The `add` call in progress: whose memory, and its messages in order. */
 export interface AddScope {
   user: string;
-  session: string;
-  messages: ReadonlySet<string>;
-  /** Embeddings already produced in this call, by text (Mem0 may embed a text twice). */
-  done: Map<string, number[]>;
+  /** The call's messages as stream segments (unique texts, in order). */
+  segments: readonly Segment[];
+  /** Settles once Mem0 has stored the call's memories: the stream then commits, or rolls back on failure. */
+  stored: Promise<void>;
+  /** The call's messages by text, with their vectors, once the stream computed them. */
+  vectors?: Promise<Map<string, number[]>>;
+  /** The stream ingest, which resolves when it committed. */
+  ingest?: Promise<unknown>;
 }
 
 /** Carries the `add` call's scope to the embedder through Mem0's own calls. */
@@ -24,16 +28,15 @@ export class EvomemMem0Embedder {
   /** Texts embedded per memory action, for tracing which encoding each call got. */
   readonly calls: Record<MemoryAction | 'unspecified', number> = { add: 0, update: 0, search: 0, unspecified: 0 };
   readonly #encoder: Encoder;
-  readonly #streamFor: ((user: string) => MemoryStream) | undefined;
-  #segment = 0;
+  readonly #memory: EvolvingMemory | undefined;
 
   /**
-   * With `streamFor`, the messages of an `add` call (see `addScope`) are ingested into that
-   * user's evolving memory stream and stored with its context-aware embeddings.
+   * With `memory`, the messages of an `add` call (see `addScope`) are ingested into that
+   * user's evolving stream, and stored with its context-aware embeddings.
    */
-  constructor(encoder: Encoder, streamFor?: (user: string) => MemoryStream) {
+  constructor(encoder: Encoder, memory?: EvolvingMemory) {
     this.#encoder = encoder;
-    this.#streamFor = streamFor;
+    this.#memory = memory;
   }
 
   get embeddingDims(): number {
@@ -47,18 +50,22 @@ export class EvomemMem0Embedder {
   async embedBatch(texts: string[], memoryAction?: MemoryAction): Promise<number[][]> {
     this.calls[memoryAction ?? 'unspecified'] += texts.length;
     if (memoryAction === 'search') return Promise.all(texts.map(async (t) => Array.from(await this.#encoder.embedQuery(t))));
-    const scope = memoryAction === 'add' && this.#streamFor ? addScope.getStore() : undefined;
-    if (!scope) return (await this.#encoder.embedDocuments(texts)).map((v) => Array.from(v));
-    // Messages of this add go through the user's stream, once each and in order; other
-    // texts (Mem0's entity strings, LLM-extracted facts) get plain document encodings.
-    const fresh = [...new Set(texts.filter((t) => scope.messages.has(t) && !scope.done.has(t)))];
-    if (fresh.length > 0) {
-      const stream = this.#streamFor!(scope.user);
-      const vectors = await stream.ingest(fresh.map((text) => ({ id: `m${this.#segment++}`, text, session: scope.session })));
-      fresh.forEach((t, i) => scope.done.set(t, Array.from(vectors[i]!)));
-    }
-    const others = texts.filter((t) => !scope.done.has(t));
+    const scope = memoryAction === 'add' && this.#memory ? addScope.getStore() : undefined;
+    if (!scope || !texts.some((t) => scope.segments.some((s) => s.text === t))) return (await this.#encoder.embedDocuments(texts)).map((v) => Array.from(v));
+    // Mem0 embeds an add's messages one call at a time; the stream takes them all at the
+    // first, in order, and holds its commit until Mem0 has stored them (see EvomemMemory.add).
+    scope.vectors ??= new Promise<Map<string, number[]>>((resolve, reject) => {
+      scope.ingest = this.#memory!.ingest(scope.user, scope.segments, {
+        beforeCommit: async ({ embeddings }) => {
+          resolve(new Map(scope.segments.map((s, i) => [s.text, Array.from(embeddings[i]!)])));
+          await scope.stored;
+        },
+      });
+      scope.ingest.catch(reject);
+    });
+    const vectors = await scope.vectors;
+    const others = texts.filter((t) => !vectors.has(t));
     const plain = others.length ? await this.#encoder.embedDocuments(others) : [];
-    return texts.map((t) => scope.done.get(t) ?? Array.from(plain[others.indexOf(t)]!));
+    return texts.map((t) => vectors.get(t) ?? Array.from(plain[others.indexOf(t)]!));
   }
 }

@@ -1,8 +1,10 @@
-import { appendMemoryLog, EvolvingEncoder, type EvolvingOptions, type MemoryStream } from '@evomem/core';
+import { appendMemoryLog, EvolvingEncoder, EvolvingMemory, openStateStore, type EvolvingOptions, type StateStore } from '@evomem/core';
 import { EvomemEmbeddings, type EvomemEmbeddingsParams } from '@evomem/langchain';
 import { Memory, type MemoryConfig } from 'mem0ai/oss';
+import { randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { addScope, EvomemMem0Embedder } from './EvomemMem0Embedder.js';
+import { addScope, EvomemMem0Embedder, type AddScope } from './EvomemMem0Embedder.js';
 
 export interface EvomemMemoryOptions {
   /** Encoder settings, or an `EvomemEmbeddings` already created. @default the offline default model */
@@ -23,6 +25,14 @@ export interface EvomemMemoryOptions {
    * @default false
    */
   evolving?: boolean | EvolvingOptions;
+  /**
+   * `EvomemMemory` with `evolving` only: where each user's stream state lives (queue,
+   * context tail, counters: bounded per user; the vectors stay in Mem0's store). A store,
+   * or a string for `openStateStore`: `sqlite:PATH`, `postgres://...` when several
+   * processes serve the same users, `memory:`.
+   * @default `sqlite:<dir>/evomem-state.db`, or `sqlite:~/.mem0/evomem-state.db` without `dir`
+   */
+  stateStore?: StateStore | string;
   /**
    * `EvomemMemory` only: a JSONL file that each `add` call appends one line to: the call's
    * messages and the memories Mem0 made of them (with an LLM, the extracted facts). That
@@ -74,15 +84,15 @@ let warnedFallback = false;
 export class EvomemMemory extends Memory {
   /** The native embedder, or undefined if this Mem0 version forced the LangChain route. */
   readonly evomemEmbedder: EvomemMem0Embedder | undefined;
-  /** Evolving memory streams by user, when `evolving` is on. */
-  readonly streams = new Map<string, MemoryStream>();
-  #sessions = 0;
-  readonly #evolvingOn: boolean;
+  /** The users' evolving streams and their state store, when `evolving` is on. */
+  readonly evolvingMemory: EvolvingMemory | undefined;
   readonly #memoryLog: string | undefined;
+  readonly #ownsStore: boolean;
 
-  private constructor(config: MemoryConfig, native: EvomemMem0Embedder, evolvingOn: boolean, memoryLog: string | undefined) {
+  private constructor(config: MemoryConfig, native: EvomemMem0Embedder, evolving: EvolvingMemory | undefined, ownsStore: boolean, memoryLog: string | undefined) {
     super(config);
-    this.#evolvingOn = evolvingOn;
+    this.evolvingMemory = evolving;
+    this.#ownsStore = ownsStore;
     this.#memoryLog = memoryLog;
     const self = this as unknown as { embedder?: { embed?: unknown; embedBatch?: unknown } };
     if (typeof self.embedder?.embed === 'function' && typeof self.embedder.embedBatch === 'function') {
@@ -103,17 +113,21 @@ export class EvomemMemory extends Memory {
   static async create(options: EvomemMemoryOptions = {}): Promise<EvomemMemory> {
     const config = await evomemMemoryConfig(options);
     const encoder = await (config.embedder.config as { model: EvomemEmbeddings }).model.encoder();
-    const evolving = options.evolving ? new EvolvingEncoder(encoder, options.evolving === true ? {} : options.evolving) : undefined;
-    let memory: EvomemMemory | undefined;
-    const streamFor = evolving
-      ? (user: string) => {
-          let stream = memory!.streams.get(user);
-          if (!stream) memory!.streams.set(user, (stream = evolving.stream(user)));
-          return stream;
-        }
-      : undefined;
-    memory = new EvomemMemory(config, new EvomemMem0Embedder(encoder, streamFor), evolving !== undefined, options.memoryLog);
-    return memory;
+    let evolving: EvolvingMemory | undefined;
+    const ownsStore = typeof options.stateStore !== 'object';
+    if (options.evolving) {
+      const store =
+        typeof options.stateStore === 'object'
+          ? options.stateStore
+          : await openStateStore(options.stateStore ?? `sqlite:${join(options.dir ?? join(homedir(), '.mem0'), 'evomem-state.db')}`);
+      evolving = new EvolvingMemory(new EvolvingEncoder(encoder, options.evolving === true ? {} : options.evolving), { store });
+    }
+    return new EvomemMemory(config, new EvomemMem0Embedder(encoder, evolving), evolving, ownsStore, options.memoryLog);
+  }
+
+  /** Closes the state store it opened (one passed in as an instance stays open). */
+  async close(): Promise<void> {
+    if (this.evolvingMemory && this.#ownsStore) await this.evolvingMemory.store.close();
   }
 
   /**
@@ -128,10 +142,25 @@ export class EvomemMemory extends Memory {
       .filter((m) => m.role !== 'system' && typeof m.content === 'string' && m.content.trim() !== '')
       .map((m) => ({ speaker: (m as { name?: string }).name ?? m.role, text: m.content as string }));
     let result: Awaited<ReturnType<Memory['add']>>;
-    if (!this.#evolvingOn || !this.evomemEmbedder) result = await super.add(...args);
+    if (!this.evolvingMemory || !this.evomemEmbedder) result = await super.add(...args);
     else {
-      const scope = { user, session: String(++this.#sessions), messages: new Set(turns.map((t) => t.text)), done: new Map<string, number[]>() };
-      result = await addScope.run(scope, () => super.add(...args));
+      // Each add is a session of the user's stream. Its messages' state commits only once
+      // Mem0 has stored their vectors, so a failed add leaves the stream as it was.
+      const session = randomUUID();
+      const unique = [...new Map(turns.map((t) => [t.text, t])).values()];
+      let settle!: (error?: unknown) => void;
+      const stored = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+      stored.catch(() => {});
+      const scope: AddScope = { user, segments: unique.map((t, i) => ({ id: `${session}#${i}`, text: t.text, speaker: t.speaker, session })), stored };
+      try {
+        result = await addScope.run(scope, () => super.add(...args));
+      } catch (error) {
+        settle(error);
+        await scope.ingest?.catch(() => {});
+        throw error;
+      }
+      settle();
+      await scope.ingest;
     }
     if (this.#memoryLog) {
       const made = result.results.filter((r) => {

@@ -6,6 +6,7 @@ import { Encoder, readDataset, trainAdapter, HierarchicalNegativeSampler, sample
 import { EvomemEmbeddings } from '@evomem/langchain';
 import { writeBertFolder } from '@evomem/onnx-builder';
 import { Memory } from 'mem0ai/oss';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvomemMem0Embedder } from './EvomemMem0Embedder.js';
 import { EvomemMemory, evomemMemoryConfig } from './EvomemMemory.js';
@@ -19,6 +20,14 @@ const turnsOf = (conversation: Record<string, unknown>) =>
 const sample = JSON.parse(await readFile(new URL('../../../data/sample-conversation.json', import.meta.url), 'utf8'))[0];
 const messages = (turns: Turn[]) => turns.map((t) => ({ role: 'user', content: `${t.speaker}: ${t.text}` }));
 const SHARED = process.env.EVOMEM_SHARED ?? new URL('../../../../shared', import.meta.url).pathname;
+
+/** The vectors Mem0 stored, by memory text, read from its own SQLite vector store. */
+function mem0Vectors(folder: string): Map<string, Float32Array> {
+  const db = new Database(join(folder, 'vector_store.db'), { readonly: true });
+  const rows = db.prepare('SELECT vector, payload FROM vectors').all() as { vector: Buffer; payload: string }[];
+  db.close();
+  return new Map(rows.map((r) => [(JSON.parse(r.payload) as { data: string }).data, new Float32Array(new Uint8Array(r.vector).buffer)]));
+}
 
 let dir: string;
 beforeAll(async () => {
@@ -88,14 +97,55 @@ describe('Mem0 with evomem', () => {
     const evolving = await EvomemMemory.create({ dir: join(dir, 'evolving'), evolving: true });
     const evolvingRank = await rankOf(evolving);
     // Only the added messages enter the stream, in order: not Mem0's entity strings.
-    expect(evolving.streams.get('maya')!.segments.map((s) => s.text)).toEqual(messages(turns).map((m) => m.content));
+    const store = evolving.evolvingMemory!.store;
+    expect(await store.segments('maya')).toHaveLength(turns.length);
+    expect((await evolving.evolvingMemory!.state('maya'))!.tail.map((s) => s.text)).toEqual(messages(turns.slice(-2)).map((m) => m.content));
     await evolving.add([{ role: 'user', content: 'Theo: Pepper is asleep again.' }], { userId: 'theo', infer: false });
-    expect(evolving.streams.get('theo')!.segments).toHaveLength(1);
-    expect(evolving.streams.get('maya')!.segments).toHaveLength(turns.length);
+    expect(await store.segments('theo')).toHaveLength(1);
+    expect(await store.segments('maya')).toHaveLength(turns.length);
+    expect(existsSync(join(dir, 'evolving', 'evomem-state.db'))).toBe(true);
+    await evolving.close();
     // The turn that only makes sense after "my sister is moving to Denver" ranks higher.
     const staticRank = await rankOf(await EvomemMemory.create({ dir: join(dir, 'static') }));
     expect(evolvingRank).toBeGreaterThanOrEqual(0);
     expect(evolvingRank).toBeLessThan(staticRank);
+  });
+
+  it('continues each user\'s stream after a restart exactly as if it had never stopped, with its vectors only in Mem0\'s store', async () => {
+    const turns = turnsOf(sample.conversation).slice(0, 12);
+    const calls = [turns.slice(0, 4), turns.slice(4, 5), turns.slice(5, 9), turns.slice(9)];
+    const open = (name: string) => EvomemMemory.create({ dir: join(dir, name), evolving: { capacity: 4 } });
+    const uninterrupted = await open('once');
+    for (const c of calls) await uninterrupted.add(messages(c), { userId: 'maya', infer: false });
+    await uninterrupted.close();
+    let restarted = await open('restarted');
+    for (const c of calls.slice(0, 2)) await restarted.add(messages(c), { userId: 'maya', infer: false });
+    await restarted.close();
+    restarted = await open('restarted');
+    for (const c of calls.slice(2)) await restarted.add(messages(c), { userId: 'maya', infer: false });
+
+    const once = mem0Vectors(join(dir, 'once'));
+    const again = mem0Vectors(join(dir, 'restarted'));
+    expect([...again.keys()].sort()).toEqual(messages(turns).map((m) => m.content).sort());
+    for (const [text, vector] of once) again.get(text)!.forEach((v, d) => expect(Math.abs(v - vector[d]!)).toBeLessThan(1e-6));
+    // The stream keeps its bounded state, not the vectors: a 4-latent queue after 12 turns.
+    const state = (await restarted.evolvingMemory!.state('maya'))!;
+    expect(state.turns).toBe(12);
+    expect(state.queue.size).toBe(4);
+    await restarted.close();
+  });
+
+  it('leaves the stream as it was when Mem0 fails to store an add', async () => {
+    const turns = turnsOf(sample.conversation).slice(0, 6);
+    const memory = await EvomemMemory.create({ dir: join(dir, 'failing'), evolving: true });
+    await memory.add(messages(turns.slice(0, 3)), { userId: 'maya', infer: false });
+    const before = await memory.evolvingMemory!.store.read('maya');
+    // Mem0's own vector store goes away under it: a real failure of the real store.
+    (memory as unknown as { vectorStore: { db: { close(): void } } }).vectorStore.db.close();
+    await expect(memory.add(messages(turns.slice(3)), { userId: 'maya', infer: false })).rejects.toThrow();
+    expect(await memory.evolvingMemory!.store.read('maya')).toEqual(before);
+    expect(await memory.evolvingMemory!.store.segments('maya')).toHaveLength(3);
+    await memory.close();
   });
 
   it('accepts an EvomemEmbeddings already created', async () => {
