@@ -44,3 +44,16 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
   return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
+
+/** What produced a results file: the command, the commit (and whether the tree had changes), the date. */
+export async function provenance(command: string): Promise<{ command: string; commit: string; dirty: boolean; date: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const git = (...a: string[]) => {
+    try {
+      return execFileSync('git', a, { cwd: benchRoot, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return { command, commit: git('rev-parse', 'HEAD') || 'unknown', dirty: git('status', '--porcelain').length > 0, date: new Date().toISOString() };
+}
