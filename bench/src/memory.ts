@@ -72,7 +72,7 @@ if (parts.has('scale')) {
       `Runs first, so RSS start is a fresh process's (core and better-sqlite3 loaded, nothing ingested). ` +
       (report.latentReadOut
         ? ''
-        : `Latent read-out off: at a full queue it costs ${probe.msPerTurnWithReadOut.toFixed(2)} ms a turn (readOutProbe), so ${turns.toLocaleString('en')} turns would take about ${Math.round((turns * probe.msPerTurnWithReadOut) / 60_000)} min on one core; the state written is the same (the queue is pushed either way). `) +
+        : `Latent read-out off: at a full queue an ingest takes ${probe.msPerTurnWithReadOut.toFixed(2)} ms a turn with it and ${probe.msPerTurnWithout.toFixed(2)} ms without (readOutProbe), so ${turns.toLocaleString('en')} turns would take about ${Math.round((turns * probe.msPerTurnWithReadOut) / 60_000)} min on one core instead of ${Math.round((turns * probe.msPerTurnWithout) / 60_000)}; the state written is the same (the queue is pushed either way). `) +
       `${report.batch} turns per ingest: with more streams than the cache holds (16), every ingest reads its stream back (${report.readBackMsPerStream.toFixed(1)} ms each at a full queue), ` +
       `so 10 turns per ingest would spend about ${Math.round(((turns / 10) * report.readBackMsPerStream) / 60_000)} min reading states back. synchronous=${report.synchronous}: ` +
       (report.synchronous === 'normal' ? 'no fsync per commit; a commit survives the process being killed (WAL) but the last ones may be lost on power loss (the kill test runs the default, full).' : 'fsync per commit.'),

@@ -23,6 +23,8 @@ export interface HostStoreOptions {
 
 export interface HostStoreReport {
   store: string;
+  /** Where the streams' state lived while the vectors were written. */
+  stateStore: string;
   vectors: number;
   streams: number;
   documentVectors: string;
@@ -179,6 +181,7 @@ export async function hostStoreTest(options: HostStoreOptions): Promise<HostStor
     const first = efSearch[0]!;
     return {
       store: 'PGVectorStore (@langchain/community) on PGlite + pgvector (WASM, one thread), through pglite-socket and pg',
+      stateStore: 'SQLite, synchronous=normal (no fsync per commit; the kill test covers the default, full)',
       vectors: vectors.length,
       streams: options.streams,
       documentVectors: `cheap fixed source anchored on the default model's embeddings of the LoCoMo dev turns (each text: the anchor its hash picks + Gaussian noise of norm ${ANCHOR_NOISE}, normalized), through the evolving encoder (text context + latent read-out)`,

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { Encoder, EvolvingEncoder, EvomemError, exportStreams, importLegacyStream, importStreams, openStateStore, type EncoderOptions, type StateStore } from '@evomem/core';
+import { Encoder, EvolvingEncoder, EvomemError, exportStreams, importLegacyStream, importStreams, openStateStore, StreamState, type EncoderOptions, type StateStore } from '@evomem/core';
 import { table } from './progress.js';
 
 export interface StateFlags {
@@ -20,22 +20,12 @@ export async function runStateList(flags: StateFlags): Promise<void> {
   await withStore(flags.store, async (store) => {
     const rows: string[][] = [];
     for (const stream of await store.streams()) {
-      const last = await store.segments(stream, { afterSeq: -1, limit: 1 });
-      const count = last.length === 0 ? 0 : await countSegments(store, stream);
-      rows.push([stream, String(count), String(await store.stateBytes(stream))]);
+      const stored = await store.read(stream);
+      if (!stored) continue;
+      rows.push([stream, String(StreamState.peek(`${stream} (${store.kind} store)`, stored.header).turns), String(await store.stateBytes(stream))]);
     }
     console.log(table(['stream', 'segments', 'state bytes'], rows));
   });
-}
-
-async function countSegments(store: StateStore, stream: string): Promise<number> {
-  let count = 0;
-  for (let after = -1; ; ) {
-    const page = await store.segments(stream, { afterSeq: after, limit: 10_000 });
-    if (page.length === 0) return count;
-    count += page.length;
-    after = page[page.length - 1]!.seq;
-  }
 }
 
 /** `evomem state export`: streams of a store to one checked file. */

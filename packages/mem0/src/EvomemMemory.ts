@@ -68,6 +68,7 @@ export async function evomemMemoryConfig(options: EvomemMemoryOptions = {}): Pro
 }
 
 let warnedFallback = false;
+let warnedNoIngest = false;
 
 /**
  * Mem0's `Memory` with evomem installed as a native embedder, so stored memories get
@@ -136,8 +137,10 @@ export class EvomemMemory extends Memory {
    */
   override async add(...args: Parameters<Memory['add']>): ReturnType<Memory['add']> {
     const [messages, config] = args;
-    const options = (config ?? {}) as { userId?: string; agentId?: string; runId?: string };
-    const user = options.userId ?? options.agentId ?? options.runId ?? 'default';
+    const options = (config ?? {}) as { userId?: string; agentId?: string; runId?: string; filters?: Record<string, unknown> };
+    const f = options.filters ?? {};
+    const scoped = [options.userId, f.user_id, options.agentId, f.agent_id, options.runId, f.run_id].find((v) => typeof v === 'string' && v.trim() !== '') as string | undefined;
+    const user = scoped?.trim() ?? 'default';
     const turns = (typeof messages === 'string' ? [{ role: 'user', content: messages }] : messages)
       .filter((m) => m.role !== 'system' && typeof m.content === 'string' && m.content.trim() !== '')
       .map((m) => ({ speaker: (m as { name?: string }).name ?? m.role, text: m.content as string }));
@@ -161,6 +164,13 @@ export class EvomemMemory extends Memory {
       }
       settle();
       await scope.ingest;
+      if (!scope.ingest && turns.length > 0 && !warnedNoIngest) {
+        warnedNoIngest = true;
+        process.emitWarning(
+          "This add stored no message as it was said (with infer, Mem0 stores the facts its LLM extracts), so nothing entered the evolving stream. Evolving embeddings apply to messages Mem0 stores as they are: add with infer: false.",
+          { code: 'EVOMEM_MEM0_NOT_EVOLVING' },
+        );
+      }
     }
     if (this.#memoryLog) {
       const made = result.results.filter((r) => {

@@ -102,6 +102,10 @@ describe('Mem0 with evomem', () => {
     expect((await evolving.evolvingMemory!.state('maya'))!.tail.map((s) => s.text)).toEqual(messages(turns.slice(-2)).map((m) => m.content));
     await evolving.add([{ role: 'user', content: 'Theo: Pepper is asleep again.' }], { userId: 'theo', infer: false });
     expect(await store.segments('theo')).toHaveLength(1);
+    // A user named only in filters gets a stream of their own, not the shared default one.
+    await evolving.add([{ role: 'user', content: 'Lena: I start on the 15th.' }], { filters: { user_id: 'lena' }, infer: false } as never);
+    expect(await store.segments('lena')).toHaveLength(1);
+    expect(await store.segments('default')).toHaveLength(0);
     expect(await store.segments('maya')).toHaveLength(turns.length);
     expect(existsSync(join(dir, 'evolving', 'evomem-state.db'))).toBe(true);
     await evolving.close();
@@ -142,7 +146,10 @@ describe('Mem0 with evomem', () => {
     const before = await memory.evolvingMemory!.store.read('maya');
     // Mem0's own vector store goes away under it: a real failure of the real store.
     (memory as unknown as { vectorStore: { db: { close(): void } } }).vectorStore.db.close();
-    await expect(memory.add(messages(turns.slice(3)), { userId: 'maya', infer: false })).rejects.toThrow();
+    const embedded = memory.evomemEmbedder!.calls.add;
+    await expect(memory.add(messages(turns.slice(3)), { userId: 'maya', infer: false })).rejects.toThrow(/database connection is not open/);
+    // The messages did go through the stream (their vectors were made) before Mem0's write failed.
+    expect(memory.evomemEmbedder!.calls.add).toBeGreaterThan(embedded);
     expect(await memory.evolvingMemory!.store.read('maya')).toEqual(before);
     expect(await memory.evolvingMemory!.store.segments('maya')).toHaveLength(3);
     await memory.close();

@@ -30,7 +30,7 @@ export interface EvolvingOptions {
   context?: ContextOptions | false;
   /** (b) Latent read-out: attention of each turn over the memory queue, mixed in by a gate. @default true */
   latent?: boolean;
-  /** Memory queue capacity (EvoEmbedding's 512). @default 512 */
+  /** Memory queue capacity of new streams (EvoEmbedding's 512); a stream keeps the capacity it was made with. `Infinity` makes the state grow with every turn. @default 512 */
   capacity?: number;
   /** Read-out parameters; when omitted, those of the encoder's adapter if it was trained with the evolving encoder, else `defaultEvolvingWeights`. */
   weights?: EvolvingWeights;

@@ -63,7 +63,8 @@ export class EvolvingMemory {
   readonly evolving: EvolvingEncoder;
   readonly store: StateStore;
   readonly #locks = new KeyedMutex();
-  readonly #cache = new Map<string, { version: number; state: StreamState }>();
+  /** Committed states by stream. They are never changed: an ingest works on a copy. */
+  readonly #cache = new Map<string, { version: number; header: Uint8Array; state: StreamState }>();
   readonly #cacheSize: number;
   readonly #retries: number;
 
@@ -94,9 +95,8 @@ export class EvolvingMemory {
     const records = segments.map(segmentRecord);
     if (records.length === 0) {
       // Nothing to take: no commit, so an empty call never moves the stream's version.
-      const cached = this.#cache.get(stream);
-      const stored = await this.store.read(stream, cached?.version);
-      const turns = stored ? this.#decode(stream, stored, cached?.state).turns : 0;
+      const stored = await this.store.read(stream, this.#cache.get(stream)?.version);
+      const turns = (await this.#committed(stream, stored))?.turns ?? 0;
       return { embeddings: [], bases: [], traces: [], stream, segments: [], firstSeq: turns, version: stored?.version ?? 0 };
     }
     const release = await this.#locks.acquire(stream);
@@ -114,19 +114,18 @@ export class EvolvingMemory {
   }
 
   async #attempt(stream: string, segments: Segment[], options: IngestOptions): Promise<IngestResult> {
-    const cached = this.#cache.get(stream);
-    const tx = await this.store.begin(stream, cached?.version);
+    const tx = await this.store.begin(stream, this.#cache.get(stream)?.version);
     try {
       const taken = await tx.existing(segments.map((s) => s.id));
       if (taken.length > 0) throw duplicateIds(stream, taken);
-      const state = this.#decode(stream, tx.current, cached?.state);
-      // The state changes in place from here; only a committed state goes back to the cache.
-      this.#cache.delete(stream);
+      // The ingest changes a copy; the committed state (cached, maybe read elsewhere) stays as it is.
+      const state = (await this.#committed(stream, tx.current))?.clone() ?? this.evolving.emptyState();
       const firstSeq = state.turns;
       const result: IngestResult = { ...(await this.evolving.advance(state, segments, stream)), stream, segments, firstSeq, version: (tx.current?.version ?? 0) + 1 };
       await options.beforeCommit?.(result);
-      await tx.commit({ header: state.encodeHeader(), slots: state.encodeSlots(firstSeq), segments: segments.map((s, i) => ({ id: s.id, seq: firstSeq + i })) });
-      this.#remember(stream, result.version, state);
+      const header = state.encodeHeader();
+      await tx.commit({ header, slots: state.encodeSlots(firstSeq), segments: segments.map((s, i) => ({ id: s.id, seq: firstSeq + i })) });
+      this.#remember(stream, result.version, header, state);
       return result;
     } finally {
       await tx.rollback().catch(() => {});
@@ -138,26 +137,31 @@ export class EvolvingMemory {
     return this.evolving.embedQuery(text, this.evolving.options.queryReadout && stream !== undefined ? ((await this.state(stream)) ?? undefined) : undefined);
   }
 
-  /** The stream's state as committed, or null for a stream with none. Do not change it. */
+  /** The stream's state as committed, or null for a stream with none. Shared: do not change it. */
   async state(stream: string): Promise<StreamState | null> {
-    const cached = this.#cache.get(stream);
-    const stored = await this.store.read(checkStreamId(stream), cached?.version);
+    return this.#committed(checkStreamId(stream), await this.store.read(stream, this.#cache.get(stream)?.version));
+  }
+
+  /**
+   * The committed state of stored rows: the cached one when its version and header are the
+   * stored ones (a stream deleted and made anew may reach the same version, not the same
+   * header), else decoded from the slots, read again if the store skipped them.
+   */
+  async #committed(stream: string, stored: StoredStream | null): Promise<StreamState | null> {
     if (!stored) return null;
-    const state = this.#decode(stream, stored, cached?.state);
-    this.#remember(stream, stored.version, state);
+    const cached = this.#cache.get(stream);
+    if (cached && cached.version === stored.version && Buffer.from(cached.header).equals(stored.header)) return cached.state;
+    const rows = stored.slots ? stored : await this.store.read(stream);
+    if (!rows?.slots) return null;
+    const state = StreamState.decode(`${stream} (${this.store.kind} store)`, rows.header, rows.slots, { model: this.evolving.encoder.modelId, dimensions: this.evolving.encoder.dimensions });
+    this.#remember(stream, rows.version, rows.header, state);
     return state;
   }
 
-  #decode(stream: string, stored: StoredStream | null, cached: StreamState | undefined): StreamState {
-    if (!stored) return this.evolving.emptyState();
-    if (!stored.slots) return cached!;
-    return StreamState.decode(`${stream} (${this.store.kind} store)`, stored.header, stored.slots, { model: this.evolving.encoder.modelId, dimensions: this.evolving.encoder.dimensions });
-  }
-
-  #remember(stream: string, version: number, state: StreamState): void {
+  #remember(stream: string, version: number, header: Uint8Array, state: StreamState): void {
     this.#cache.delete(stream);
     if (this.#cacheSize === 0) return;
-    this.#cache.set(stream, { version, state });
+    this.#cache.set(stream, { version, header, state });
     if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
   }
 }

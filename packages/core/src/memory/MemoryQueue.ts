@@ -99,6 +99,18 @@ export class MemoryQueue {
     }
   }
 
+  /** An independent copy: what an ingest works on, so the original stays as committed. */
+  clone(): MemoryQueue {
+    const copy = new MemoryQueue({ dimensions: this.dimensions, capacity: this.capacity });
+    copy.#data = Float32Array.from(this.#data);
+    copy.#meta = [...this.#meta];
+    copy.#head = this.#head;
+    copy.#size = this.#size;
+    copy.#summary.set(this.#summary);
+    copy.#evicted = this.#evicted;
+    return copy;
+  }
+
   /**
    * The ring itself, for tight loops over every latent without a copy: entry i (oldest
    * first) is row `(head + i) % slots` of `data`. Read only.

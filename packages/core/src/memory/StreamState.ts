@@ -64,6 +64,18 @@ export class StreamState {
     return new StreamState(init.model, init.queue, init.tail, init.turns, init.lastTimestamp);
   }
 
+  /** An independent copy (the queue's buffer included). */
+  clone(): StreamState {
+    return new StreamState(this.model, this.queue.clone(), [...this.tail], this.turns, this.lastTimestamp);
+  }
+
+  /** The header's counters without the slots: segments ingested, model, dimensions, capacity. */
+  static peek(source: string, header: Uint8Array): { turns: number; model: string; dimensions: number; capacity: number } {
+    const fail = () => new EvomemError('STATE_INVALID', `Stream state ${source} has a damaged header.`);
+    const json = parseJson<HeaderJson>(unframe(HEADER_MAGIC, header, fail).json, fail);
+    return { turns: json.turns, model: json.model, dimensions: json.dimensions, capacity: json.capacity ?? Infinity };
+  }
+
   get dimensions(): number {
     return this.queue.dimensions;
   }

@@ -23,6 +23,8 @@ export interface StateChange {
   header: Uint8Array;
   slots: readonly StoredSlot[];
   segments: readonly { id: string; seq: number }[];
+  /** Remove the stream's slots and ledger first, in the same transaction (an import over an existing stream). @default false */
+  replace?: boolean;
 }
 
 /**

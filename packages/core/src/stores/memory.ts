@@ -38,7 +38,7 @@ export class MemoryStateStore implements StateStore {
       existing: async (ids) => (row ? ids.filter((id) => row.ledger.has(id)) : []),
       commit: async (change: StateChange) => {
         end();
-        const next: Row = row ?? { version: 0, header: change.header, slots: new Map(), ledger: new Map() };
+        const next: Row = row && !change.replace ? row : { version: row?.version ?? 0, header: change.header, slots: new Map(), ledger: new Map() };
         next.version++;
         next.header = change.header;
         for (const s of change.slots) next.slots.set(s.slot, s.bytes);

@@ -15,18 +15,22 @@ export interface PgClient {
   release(destroy?: boolean): void;
 }
 
-type Pool = PgPool;
-type PoolClient = PgClient;
 
 export interface PostgresStateStoreOptions {
   /** `postgres://user:password@host:port/database`. Give this or `pool`. */
   connectionString?: string;
   /** A `pg` Pool you already have; the store uses it and leaves it open on `close`. */
-  pool?: Pool;
+  pool?: PgPool;
   /** Connections of the pool the store makes: concurrent ingests into different streams. @default 10 */
   maxConnections?: number;
   /** Prefix of the three tables (`streams`, `slots`, `segments`). @default 'evomem_' */
   tablePrefix?: string;
+  /**
+   * How long an ingest waits for its stream's lock, held by another process's ingest,
+   * before it fails with `STORE_UNAVAILABLE` (a process that hangs mid-ingest holds it
+   * until its connection drops). @default 60000
+   */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -41,13 +45,15 @@ export interface PostgresStateStoreOptions {
  */
 export class PostgresStateStore implements StateStore {
   readonly kind = 'postgres';
-  readonly #pool: Pool;
+  readonly #pool: PgPool;
   readonly #ownsPool: boolean;
   readonly #t: { streams: string; slots: string; segments: string; lockSpace: string };
   readonly #where: string;
+  readonly #lockTimeoutMs: number;
 
-  private constructor(pool: Pool, ownsPool: boolean, prefix: string, where: string) {
+  private constructor(pool: PgPool, ownsPool: boolean, prefix: string, where: string, lockTimeoutMs: number) {
     this.#pool = pool;
+    this.#lockTimeoutMs = lockTimeoutMs;
     this.#ownsPool = ownsPool;
     this.#where = where;
     this.#t = { streams: `${prefix}streams`, slots: `${prefix}slots`, segments: `${prefix}segments`, lockSpace: `${prefix}stream:` };
@@ -59,6 +65,8 @@ export class PostgresStateStore implements StateStore {
       throw new EvomemError('INVALID_OPTION', 'PostgresStateStore needs a connectionString (postgres://user:password@host:port/database) or a pg pool.');
     }
     const where = options.connectionString ? redact(options.connectionString) : 'the given pool';
+    const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
+    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1) throw new EvomemError('INVALID_OPTION', `PostgresStateStore lockTimeoutMs must be a positive integer (milliseconds), got ${lockTimeoutMs}.`);
     let pool = options.pool;
     if (!pool) {
       const pg = await importOptional<{ default: typeof import('pg') }>('pg', 'The PostgreSQL state store');
@@ -67,7 +75,7 @@ export class PostgresStateStore implements StateStore {
       made.on('error', () => {});
       pool = made as unknown as PgPool;
     }
-    const store = new PostgresStateStore(pool, !options.pool, prefix, where);
+    const store = new PostgresStateStore(pool, !options.pool, prefix, where, lockTimeoutMs);
     await store.#migrate(prefix);
     return store;
   }
@@ -107,10 +115,14 @@ export class PostgresStateStore implements StateStore {
     let current: StoredStream | null;
     try {
       await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = ${this.#lockTimeoutMs}`);
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [t.lockSpace + stream]);
       current = await this.#readRows(client, stream, knownVersion);
     } catch (error) {
       await end('ROLLBACK').catch(() => {});
+      if ((error as { code?: string }).code === '55P03') {
+        throw new EvomemError('STORE_UNAVAILABLE', `Stream ${stream}'s lock in ${this.#where} stayed held by another ingest for lockTimeoutMs (${this.#lockTimeoutMs} ms); that process may hang. Its lock goes with its connection.`, { cause: error });
+      }
       throw this.#fail(error);
     }
     const once = () => {
@@ -131,6 +143,10 @@ export class PostgresStateStore implements StateStore {
         try {
           if (current) await client.query(`UPDATE ${t.streams} SET version = $3, header = $2 WHERE stream = $1`, [stream, change.header, version]);
           else await client.query(`INSERT INTO ${t.streams} (stream, version, header) VALUES ($1, $3, $2)`, [stream, change.header, version]);
+          if (change.replace) {
+            await client.query(`DELETE FROM ${t.slots} WHERE stream = $1`, [stream]);
+            await client.query(`DELETE FROM ${t.segments} WHERE stream = $1`, [stream]);
+          }
           if (change.slots.length > 0) {
             await client.query(
               `INSERT INTO ${t.slots} (stream, slot, data) SELECT $1, * FROM unnest($2::int[], $3::bytea[]) ON CONFLICT (stream, slot) DO UPDATE SET data = excluded.data`,
@@ -216,7 +232,7 @@ export class PostgresStateStore implements StateStore {
     if (this.#ownsPool) await this.#pool.end();
   }
 
-  async #readRows(c: PoolClient, stream: string, knownVersion: number | undefined): Promise<StoredStream | null> {
+  async #readRows(c: PgClient, stream: string, knownVersion: number | undefined): Promise<StoredStream | null> {
     const head = (await c.query<{ version: string; header: Buffer }>(`SELECT version, header FROM ${this.#t.streams} WHERE stream = $1`, [stream])).rows[0];
     if (!head) return null;
     const version = Number(head.version);
@@ -227,7 +243,7 @@ export class PostgresStateStore implements StateStore {
     return { version, header: head.header, slots };
   }
 
-  async #connect(): Promise<PoolClient> {
+  async #connect(): Promise<PgClient> {
     try {
       return await this.#pool.connect();
     } catch (error) {
@@ -235,7 +251,7 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
-  async #withClient<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  async #withClient<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
     const c = await this.#connect();
     try {
       return await fn(c);

@@ -27,8 +27,11 @@ export interface SqliteStateStoreOptions {
  * The embedded default: streams in one SQLite file (WAL), via `better-sqlite3`. Each
  * ingest commits in one transaction, so an acknowledged ingest survives `kill -9` and a
  * torn one leaves no trace. Several processes may share the file (one machine); a commit
- * that lost a race fails with `STATE_CONFLICT` and `EvolvingMemory` re-runs it. For many
- * processes or machines, use the PostgreSQL store.
+ * that lost a race fails with `STATE_CONFLICT` and `EvolvingMemory` re-runs it on the newer
+ * state, `beforeCommit` included. Writers are not queued, so two processes that write the
+ * same segment id at once may leave the loser's vectors in your vector store under it; and
+ * better-sqlite3 waits for another process's write synchronously (up to `busyTimeoutMs`).
+ * For many writing processes or machines, use the PostgreSQL store.
  *
  * @example
  * const store = await SqliteStateStore.open({ path: './evomem.db' });
@@ -89,6 +92,10 @@ export class SqliteStateStore implements StateStore {
                 ? sql.updateHeader.run(change.header, stream, current.version).changes !== 1
                 : sql.insertHeader.run(stream, change.header).changes !== 1;
               if (moved) throw conflict(stream);
+              if (change.replace) {
+                sql.deleteSlots.run(stream);
+                sql.deleteSegments.run(stream);
+              }
               const version = (current?.version ?? 0) + 1;
               for (const s of change.slots) sql.upsertSlot.run(stream, s.slot, s.bytes);
               for (const s of change.segments) if (sql.insertSegment.run(stream, s.id, s.seq, version).changes !== 1) throw conflict(stream);

@@ -70,6 +70,43 @@ describe('exportStreams / importStreams', () => {
     await expect(importStreams(new MemoryStateStore(), join(dir, 'cut.evomem'))).rejects.toThrow(/fails its SHA-256|truncated/);
   });
 
+  it('exports a store that is taking ingests as a consistent, importable file', async () => {
+    const source = new EvolvingMemory(evolving());
+    await source.ingest('busy', turns('b', 3));
+    const path = join(dir, 'busy.evomem');
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 3; writing && i < 200; i++) await source.ingest('busy', [{ ...turns('b', i + 1)[i]! }]);
+    })();
+    const report = await exportStreams(source.store, path);
+    writing = false;
+    await writer;
+    const target = new MemoryStateStore();
+    expect(await importStreams(target, path)).toMatchObject({ streams: 1, segments: report.segments });
+    expect((await new EvolvingMemory(evolving(), { store: target }).state('busy'))!.turns).toBe(report.segments);
+  });
+
+  it('moves a long ledger across file chunks and ledger pages, and replaces a stream in one commit', async () => {
+    const memory = new EvolvingMemory(evolving());
+    const state = evolving().emptyState();
+    const n = 25_000;
+    for (let i = 0; i < n; i++) state.queue.push(new Float32Array(encoder.dimensions).fill(i % 7), { segmentId: `long-${i}` });
+    state.turns = n;
+    const tx = await memory.store.begin('long');
+    await tx.commit({ header: state.encodeHeader(), slots: state.encodeSlots(0), segments: Array.from({ length: n }, (_, seq) => ({ id: `long-${seq}`, seq })) });
+    const path = join(dir, 'long.evomem');
+    expect(await exportStreams(memory.store, path)).toMatchObject({ streams: 1, segments: n });
+    const target = new MemoryStateStore();
+    const other = new EvolvingMemory(evolving(), { store: target });
+    await other.ingest('long', turns('x', 3));
+    await importStreams(target, path, { replace: true });
+    const ledger = await target.segments('long');
+    expect(ledger).toHaveLength(n);
+    expect(ledger.at(-1)).toMatchObject({ id: `long-${n - 1}`, seq: n - 1 });
+    expect(await target.segments('long', { afterSeq: n - 2 })).toHaveLength(1);
+    expect((await other.state('long'))!.turns).toBe(n);
+  });
+
   it('writes under a unique temporary name, and removes what a killed export left', async () => {
     const source = new EvolvingMemory(evolving());
     await source.ingest('maya', turns('m', 2));

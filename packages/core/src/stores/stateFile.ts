@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EvomemError } from '../errors.js';
 import type { EvolvingEncoder } from '../memory/EvolvingEncoder.js';
@@ -35,7 +35,24 @@ export interface TransferReport {
  * @example
  * await exportStreams(await openStateStore('sqlite:./evomem.db'), './backup.evomem');
  */
-export async function exportStreams(store: StateStore, path: string, options: { streams?: readonly string[] } = {}): Promise<TransferReport> {
+export interface ExportOptions {
+  /** The streams to export. @default every stream of the store */
+  streams?: readonly string[];
+}
+
+export interface ImportOptions {
+  /** Overwrite streams the store already has (each in one transaction). @default false: such a file is refused */
+  replace?: boolean;
+}
+
+export interface LegacyImportOptions {
+  /** The stream to create. @default the stream id saved in the file */
+  stream?: string;
+  /** Write the file's segments with their embeddings here as JSONL, for your vector store; the file must not exist. @default not written */
+  vectorsOut?: string;
+}
+
+export async function exportStreams(store: StateStore, path: string, options: ExportOptions = {}): Promise<TransferReport> {
   await removeStaleTemps(path);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const report: TransferReport = { streams: 0, segments: 0, bytes: 0 };
@@ -43,7 +60,7 @@ export async function exportStreams(store: StateStore, path: string, options: { 
   try {
     file = await open(tmp, 'wx');
   } catch (error) {
-    throw new EvomemError('STATE_INVALID', `Cannot write ${path}: ${(error as Error).message}. Check that its folder exists and is writable.`, { cause: error });
+    throw new EvomemError('STORE_UNAVAILABLE', `Cannot write ${path}: ${(error as Error).message}. Check that its folder exists and is writable.`, { cause: error });
   }
   const hash = createHash('sha256');
   const write = async (kind: Kind, payload: Uint8Array) => {
@@ -63,8 +80,9 @@ export async function exportStreams(store: StateStore, path: string, options: { 
     for (const stream of options.streams ?? (await store.streams())) {
       const stored = await store.read(stream);
       if (!stored) throw new EvomemError('STATE_INVALID', `Stream ${stream} has no state in the ${store.kind} store; nothing to export.`);
-      // Decoding checks every row before it is written out.
-      StreamState.decode(`${stream} (${store.kind} store)`, stored.header, stored.slots!);
+      // Decoding checks every row before it is written out. The ledger is read after the
+      // state, so ingests that commit meanwhile are cut off at the state's segment count.
+      const { turns } = StreamState.decode(`${stream} (${store.kind} store)`, stored.header, stored.slots!);
       const name = Buffer.from(stream);
       const head = Buffer.alloc(4);
       head.writeUInt32LE(name.length);
@@ -74,8 +92,8 @@ export async function exportStreams(store: StateStore, path: string, options: { 
         index.writeUInt32LE(slot);
         await write(Kind.Slot, Buffer.concat([index, bytes]));
       }
-      for (let after = -1; ; ) {
-        const page = await store.segments(stream, { afterSeq: after, limit: LEDGER_PAGE });
+      for (let after = -1; after < turns - 1; ) {
+        const page = (await store.segments(stream, { afterSeq: after, limit: LEDGER_PAGE })).filter((e) => e.seq < turns);
         if (page.length === 0) break;
         await write(Kind.Ledger, Buffer.from(JSON.stringify(page.map((e) => [e.id, e.seq]))));
         report.segments += page.length;
@@ -98,44 +116,69 @@ export async function exportStreams(store: StateStore, path: string, options: { 
     await file.close().catch(() => {});
     await rm(tmp, { force: true });
     if (error instanceof EvomemError) throw error;
-    throw new EvomemError('STATE_INVALID', `Exporting to ${path} failed: ${(error as Error).message}. Nothing was written there.`, { cause: error });
+    throw new EvomemError('STORE_UNAVAILABLE', `Exporting to ${path} failed: ${(error as Error).message}. Nothing was written there.`, { cause: error });
   }
 }
 
 /**
- * Reads a file written by `exportStreams` into a store. The whole file is checked (its
- * SHA-256, then every stream's rows) before anything is written; each stream then goes in
- * with one commit. A stream the store already has is refused, unless `replace`.
+ * Reads a file written by `exportStreams` into a store. The whole file is checked first
+ * (its SHA-256, then every stream's rows and ledger, one stream at a time), before anything
+ * is written; then each stream goes in with one commit. A stream the store already has is
+ * refused, unless `replace`. Memory holds one stream at a time.
  */
-export async function importStreams(store: StateStore, path: string, options: { replace?: boolean } = {}): Promise<TransferReport> {
+export async function importStreams(store: StateStore, path: string, options: ImportOptions = {}): Promise<TransferReport> {
   const fail = (why: string, cause?: unknown) =>
     new EvomemError('STATE_INVALID', `${path} ${why}. Nothing was imported; the file was left as it is.`, cause === undefined ? {} : { cause });
   await verifyDigest(path, fail);
-  const streams: { name: string; header: Buffer; slots: Map<number, Uint8Array>; ledger: { id: string; seq: number }[] }[] = [];
-  let size = 0;
-  for await (const { kind, payload } of records(path, fail)) {
-    size += 5 + payload.length;
-    const current = streams[streams.length - 1];
-    if (kind === Kind.Stream) {
-      const length = payload.readUInt32LE(0);
-      streams.push({ name: payload.toString('utf8', 4, 4 + length), header: payload.subarray(4 + length), slots: new Map(), ledger: [] });
-    } else if (kind === Kind.Slot && current) current.slots.set(payload.readUInt32LE(0), payload.subarray(4));
-    else if (kind === Kind.Ledger && current) for (const [id, seq] of JSON.parse(payload.toString('utf8')) as [string, number][]) current.ledger.push({ id, seq });
-    else throw fail(`has a record of unknown kind ${kind}`);
-  }
-  for (const s of streams) {
-    const state = StreamState.decode(`${s.name} in ${path}`, s.header, s.slots);
-    if (s.ledger.length !== state.turns) throw fail(`holds ${s.ledger.length} ledger ids for stream ${s.name}, whose state has ${state.turns} segments`);
-  }
+  const names: string[] = [];
+  for await (const s of streamsIn(path, fail)) names.push(s.name);
   const existing = new Set(await store.streams());
-  const clash = streams.filter((s) => existing.has(s.name)).map((s) => s.name);
+  const clash = names.filter((name) => existing.has(name));
   if (clash.length > 0 && !options.replace) throw fail(`holds streams the ${store.kind} store already has (${clash.slice(0, 5).join(', ')}); pass replace to overwrite them`);
-  for (const s of streams) {
-    if (existing.has(s.name)) await store.delete(s.name);
+  const report: TransferReport = { streams: 0, segments: 0, bytes: 0 };
+  for await (const s of streamsIn(path, fail)) {
     const tx = await store.begin(s.name);
-    await tx.commit({ header: s.header, slots: [...s.slots].map(([slot, bytes]) => ({ slot, bytes })), segments: s.ledger });
+    if (tx.current && !options.replace) {
+      await tx.rollback();
+      throw new EvomemError('STATE_INVALID', `Stream ${s.name} appeared in the ${store.kind} store during the import of ${path}; ${report.streams} streams before it were imported. Import again with replace, or without that stream.`);
+    }
+    await tx.commit({ header: s.header, slots: [...s.slots].map(([slot, bytes]) => ({ slot, bytes })), segments: s.ledger, replace: true });
+    report.streams++;
+    report.segments += s.ledger.length;
   }
-  return { streams: streams.length, segments: streams.reduce((n, s) => n + s.ledger.length, 0), bytes: MAGIC.length + size + 33 };
+  report.bytes = (await stat(path)).size;
+  return report;
+}
+
+interface FileStream {
+  name: string;
+  header: Buffer;
+  slots: Map<number, Uint8Array>;
+  ledger: { id: string; seq: number }[];
+}
+
+/** The streams of an export, one at a time, each checked whole: rows, ring, and a ledger of exactly its segments. */
+async function* streamsIn(path: string, fail: (why: string, cause?: unknown) => EvomemError): AsyncGenerator<FileStream> {
+  const check = (s: FileStream): FileStream => {
+    const { turns } = StreamState.decode(`${s.name} in ${path}`, s.header, s.slots);
+    if (s.ledger.length !== turns || s.ledger.some((e, i) => e.seq !== i || typeof e.id !== 'string')) throw fail(`holds a ledger for stream ${s.name} that is not its ${turns} segments in order`);
+    return s;
+  };
+  let current: FileStream | undefined;
+  for await (const { kind, payload } of records(path, fail)) {
+    try {
+      if (kind === Kind.Stream) {
+        if (current) yield check(current);
+        const length = payload.readUInt32LE(0);
+        current = { name: payload.toString('utf8', 4, 4 + length), header: payload.subarray(4 + length), slots: new Map(), ledger: [] };
+      } else if (kind === Kind.Slot && current) current.slots.set(payload.readUInt32LE(0), payload.subarray(4));
+      else if (kind === Kind.Ledger && current) for (const [id, seq] of JSON.parse(payload.toString('utf8')) as [string, number][]) current.ledger.push({ id, seq });
+      else throw fail(`has a record of unknown kind ${kind}`);
+    } catch (error) {
+      throw error instanceof EvomemError ? error : fail(`has a malformed record (${(error as Error).message})`, error);
+    }
+  }
+  if (current) yield check(current);
 }
 
 /**
@@ -148,7 +191,7 @@ export async function importLegacyStream(
   store: StateStore,
   path: string,
   evolving: EvolvingEncoder,
-  options: { stream?: string; vectorsOut?: string } = {},
+  options: LegacyImportOptions = {},
 ): Promise<{ stream: string; segments: number }> {
   const fail = (why: string, cause?: unknown) => new EvomemError('STATE_INVALID', `${path} ${why}. Nothing was imported; the file was left as it is.`, cause === undefined ? {} : { cause });
   let bytes: Buffer;
@@ -195,8 +238,11 @@ export async function importLegacyStream(
       await out.close();
     }
   }
-  if ((await store.read(name)) !== null) throw fail(`would go into stream ${name}, which the ${store.kind} store already has; pass another stream name`);
   const tx = await store.begin(name);
+  if (tx.current) {
+    await tx.rollback();
+    throw fail(`would go into stream ${name}, which the ${store.kind} store already has; pass another stream name`);
+  }
   await tx.commit({ header: state.encodeHeader(), slots: state.encodeSlots(0), segments: segments.map((s, seq) => ({ id: s.id, seq })) });
   return { stream: name, segments: segments.length };
 }

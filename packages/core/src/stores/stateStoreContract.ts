@@ -175,7 +175,8 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
       const acked = new Set<string>();
       for (let round = 0; round < 6; round++) {
         // Random moments, mid-commit among them: the child ingests without pause until killed.
-        const lines = await runChild(url, model.dir, `w${round}`, 400, { killAfterMs: 30 + Math.random() * 400 });
+        const { lines, signal } = await runChild(url, model.dir, `w${round}`, 4000, { killAfterMs: 30 + Math.random() * 400 });
+        expect(signal).toBe('SIGKILL');
         for (const l of lines) if (l.embeddings) for (const id of l.ids) acked.add(id);
       }
       const memory = new EvolvingMemory(evolving(), { store, cachedStreams: 0 });
@@ -198,10 +199,14 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
         context.skip('an in-process store: no other process can reach it');
         return;
       }
-      const runs = await Promise.all([runChild(url, model.dir, 'a', 20), runChild(url, model.dir, 'b', 20)]);
+      const gate = deferred();
+      const [a, b] = [runChild(url, model.dir, 'a', 40, { gate: gate.promise }), runChild(url, model.dir, 'b', 40, { gate: gate.promise })];
+      await Promise.all([a.ready, b.ready]);
+      gate.resolve();
+      const runs = await Promise.all([a, b]);
       const acks = new Map<string, number[]>();
       let duplicates = 0;
-      for (const line of runs.flat()) {
+      for (const line of runs.flatMap((r) => r.lines)) {
         if (!line.embeddings) {
           expect(line.error).toBe('SEGMENT_DUPLICATE');
           continue;
@@ -214,8 +219,11 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
       expect(duplicates).toBe(0);
       const replay = new EvolvingMemory(evolving());
       let compared = 0;
+      let switches = 0;
       for (const stream of await store.streams()) {
         const ledger = await store.segments(stream);
+        const writers = ledger.map((e) => e.id.split('-')[0]).filter((w) => w !== 'shared');
+        switches += writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length;
         for (const version of [...new Set(ledger.map((e) => e.version))]) {
           const batch = ledger.filter((e) => e.version === version);
           const out = await replay.ingest(stream, batch.map((e) => turnOf(e.id)));
@@ -226,8 +234,9 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
           compared += batch.length;
         }
       }
-      // Every acknowledged id is in a ledger, and nothing else is.
+      // Every acknowledged id is in a ledger, and nothing else is; and the two really interleaved.
       expect(compared).toBe(acks.size);
+      expect(switches).toBeGreaterThan(0);
       await store.close();
     });
   });
@@ -240,10 +249,20 @@ interface ChildLine {
   error?: string;
 }
 
-/** Runs `fixtures/ingestChild.mjs`; with `killAfterMs`, SIGKILLs it that long after it is ready. */
-function runChild(url: string, modelDir: string, worker: string, batches: number, options: { killAfterMs?: number } = {}): Promise<ChildLine[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, url, modelDir, worker, '3', String(batches)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `fixtures/ingestChild.mjs`: with `killAfterMs`, SIGKILLs it that long after it is
+ * ready; with `gate`, it starts ingesting once the gate opens. `ready` resolves when it is.
+ */
+function runChild(
+  url: string,
+  modelDir: string,
+  worker: string,
+  batches: number,
+  options: { killAfterMs?: number; gate?: Promise<void> } = {},
+): Promise<{ lines: ChildLine[]; signal: NodeJS.Signals | null }> & { ready: Promise<void> } {
+  const ready = deferred();
+  const done = new Promise<{ lines: ChildLine[]; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, url, modelDir, worker, '3', String(batches), options.gate ? 'gate' : ''], { stdio: ['pipe', 'pipe', 'pipe'] });
     const lines: ChildLine[] = [];
     let buffered = '';
     let stderr = '';
@@ -255,15 +274,26 @@ function runChild(url: string, modelDir: string, worker: string, batches: number
         const line = JSON.parse(buffered.slice(0, nl)) as ChildLine & { ready?: boolean };
         buffered = buffered.slice(nl + 1);
         if (line.ready) {
+          ready.resolve();
           if (options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+          void options.gate?.then(() => child.stdin.write('go\n'));
           continue;
         }
         lines.push(line);
       }
     });
     child.on('exit', (code, signal) => {
-      if (code === 0 || signal === 'SIGKILL') resolve(lines);
+      ready.resolve();
+      if (code === 0 || signal === 'SIGKILL') resolve({ lines, signal });
       else reject(new Error(`ingest child ${worker} exited with ${code ?? signal}: ${stderr}`));
     });
   });
+  return Object.assign(done, { ready: ready.promise });
+}
+
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
