@@ -12,6 +12,8 @@ import { percentile, provenance, resultsDir, sharedDir, table } from './shared.j
 
 const { values: args } = parseArgs({ options: { turns: { type: 'string', default: '100000' }, chunk: { type: 'string', default: '2000' }, out: { type: 'string', default: join(resultsDir, 'evolving-cost.json') } } });
 const total = Number(args.turns);
+// Taken before the run: the commit and tree the measured code came from.
+const origin = await provenance(`pnpm bench:evolving-cost --turns ${total}`);
 const chunk = Number(args.chunk);
 const locomo = join(sharedDir, 'data/locomo/locomo-dev.json');
 const sample = new URL('../../data/sample-conversation.json', import.meta.url).pathname;
@@ -74,7 +76,7 @@ const first = checkpoints[0]!;
 const last = checkpoints.at(-1)!;
 const result = {
   benchmark: 'evolving-cost',
-  ...(await provenance(`pnpm bench:evolving-cost --turns ${total}`)),
+  ...origin,
   model: encoder.modelId,
   turns: total,
   ingestTurnsPerSecond: total / evolvingSeconds,

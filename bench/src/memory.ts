@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
   },
 });
 requireShared();
+// Taken before the run: the commit and tree the measured code came from.
+const origin = await provenance(`pnpm bench:memory${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`);
 const parts = new Set(args.parts!.split(','));
 const started = performance.now();
 const work = await mkdtemp(join(tmpdir(), 'evomem-bench-memory-'));
@@ -131,7 +133,7 @@ await rm(work, { recursive: true, force: true });
 
 const output = {
   benchmark: 'memory',
-  ...(await provenance(`pnpm bench:memory${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`)),
+  ...origin,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
   ...Object.fromEntries(['killTest', 'concurrency', 'scale', 'hostStore'].filter((k) => k in result).map((k) => [k, result[k]])),
   seconds: { ...seconds, total: (performance.now() - started) / 1000 },
