@@ -8,7 +8,7 @@ import { EvolvingMemory } from '../memory/EvolvingMemory.js';
 import type { Segment } from '../memory/segments.js';
 import { StreamState } from '../memory/StreamState.js';
 import { turnOf } from './fixtures/turns.mjs';
-import type { StateStore } from './StateStore.js';
+import type { LedgerEntry, StateStore } from './StateStore.js';
 
 /** How a suite opens the store under test: a fresh one, another handle on the same data, and its URL for child processes (null: in-process only). */
 export interface StoreHarness {
@@ -125,15 +125,7 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
       expect(new Set(ledger.map((e) => e.id)).size).toBe(36);
       expect(ledger.map((e) => e.seq)).toEqual(ledger.map((_, i) => i));
       // Replay the committed order, one commit at a time, in a fresh memory.
-      const replay = new EvolvingMemory(evolving());
-      for (const version of [...new Set(ledger.map((e) => e.version))]) {
-        const batch = ledger.filter((e) => e.version === version);
-        const out = await replay.ingest('shared', batch.map((e) => turn(e.id, e.id.slice(1, -1))));
-        batch.forEach((e, j) => {
-          const acked = acks.get(e.id)!;
-          out.embeddings[j]!.forEach((v, d) => expect(Math.abs(v - acked[d]!)).toBeLessThan(1e-5));
-        });
-      }
+      await replayLedger(new EvolvingMemory(evolving()), 'shared', ledger, (id) => turn(id, id.slice(1, -1)), acks, 1e-5);
       await store.close();
       await other.close();
     });
@@ -224,15 +216,7 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
         const ledger = await store.segments(stream);
         const writers = ledger.map((e) => e.id.split('-')[0]).filter((w) => w !== 'shared');
         switches += writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length;
-        for (const version of [...new Set(ledger.map((e) => e.version))]) {
-          const batch = ledger.filter((e) => e.version === version);
-          const out = await replay.ingest(stream, batch.map((e) => turnOf(e.id)));
-          batch.forEach((e, j) => {
-            const acked = acks.get(e.id)!;
-            out.embeddings[j]!.forEach((v, d) => expect(Math.abs(v - acked[d]!)).toBeLessThan(1e-4));
-          });
-          compared += batch.length;
-        }
+        compared += await replayLedger(replay, stream, ledger, turnOf, acks, 1e-4);
       }
       // Every acknowledged id is in a ledger, and nothing else is; and the two really interleaved.
       expect(compared).toBe(acks.size);
@@ -240,6 +224,29 @@ export function stateStoreContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
   });
+}
+
+/**
+ * Replays a stream's committed order into `replay`, one commit (ledger version) at a time,
+ * and checks each embedding against the one its writer was acknowledged; returns how many.
+ */
+async function replayLedger(
+  replay: EvolvingMemory,
+  stream: string,
+  ledger: readonly LedgerEntry[],
+  segmentOf: (id: string) => Segment,
+  acks: ReadonlyMap<string, ArrayLike<number>>,
+  tolerance: number,
+): Promise<number> {
+  for (const version of new Set(ledger.map((e) => e.version))) {
+    const batch = ledger.filter((e) => e.version === version);
+    const out = await replay.ingest(stream, batch.map((e) => segmentOf(e.id)));
+    batch.forEach((e, j) => {
+      const acked = acks.get(e.id)!;
+      out.embeddings[j]!.forEach((v, d) => expect(Math.abs(v - acked[d]!)).toBeLessThan(tolerance));
+    });
+  }
+  return ledger.length;
 }
 
 interface ChildLine {

@@ -21,9 +21,4 @@ export class KeyedMutex {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     };
   }
-
-  /** Keys locked or awaited now. */
-  get size(): number {
-    return this.#tails.size;
-  }
 }
