@@ -1,49 +1,79 @@
 // The main job: store a conversation as memories, then answer questions by retrieval.
-// Usage: pnpm demo [--model PATH|HUB_ID] [--data FILE] [--k N]
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Encoder, EvomemError, SearchIndex } from '@evomem/core';
+import { Encoder, EvomemError, readDataset, SearchIndex } from '@evomem/core';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    data: { type: 'string', default: fileURLToPath(new URL('../data/sample-conversation.json', import.meta.url)) },
-    k: { type: 'string', default: '3' },
-  },
-});
+const USAGE = `Usage: pnpm demo [--model PATH|HUB_ID] [--data FILE] [--k N]
+
+Stores the turns of one conversation as memories, then answers the conversation's
+questions by retrieval and shows the top k turns for each.
+
+Options:
+  --model PATH|HUB_ID  encoder model folder or Hugging Face id (default: the offline default model)
+  --data FILE          a LoCoMo or LongMemEval file or a memory log; its first conversation with
+                       questions is used (default: data/sample-conversation.json)
+  --k N                turns shown per question, a positive integer (default: 3)
+  -h, --help           show this help`;
+
+/** A usage mistake: one line, the usage, exit code 2. */
+function usageError(message) {
+  console.error(`demo: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      data: { type: 'string', default: fileURLToPath(new URL('../data/sample-conversation.json', import.meta.url)) },
+      k: { type: 'string', default: '3' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  usageError(error.message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const k = Number(values.k);
+if (!Number.isInteger(k) || k < 1) usageError(`--k must be a positive integer; got ${JSON.stringify(values.k)}.`);
 
 try {
-  const [sample] = JSON.parse(await readFile(values.data, 'utf8'));
-  const turns = Object.entries(sample.conversation)
-    .filter(([key]) => /^session_\d+$/.test(key))
-    .flatMap(([, session]) => session);
+  const info = await stat(values.data).catch(() => undefined);
+  if (!info?.isFile()) throw new EvomemError('DATASET_INVALID', `--data ${values.data} ${info ? 'is a folder' : 'does not exist'}; pass a dataset file.`);
+  const dataset = await readDataset(values.data);
+  const corpus = dataset.corpora.find((c) => c.questions.length > 0);
+  if (!corpus) throw new EvomemError('DATASET_INVALID', `${values.data} has no question with evidence to answer.`);
   const encoder = await Encoder.load({ ...(values.model ? { model: values.model } : {}), device: 'cpu' });
   console.log(`model: ${encoder.modelPath} (${encoder.dimensions} dimensions, ${encoder.device})`);
-  console.log(`memories: ${turns.length} turns of ${sample.sample_id}\n`);
+  console.log(`memories: ${corpus.units.length} turns of ${corpus.id}`);
+  console.log(`gold = the turns the dataset marks as the evidence that answers the question; ✓ = a retrieved turn that is gold\n`);
 
   // Memories with the model's document prompt, questions with its query prompt, cosine ranking.
   const memories = new SearchIndex({ encoder, mode: 'dense' });
-  await memories.add(turns.map((t) => `${t.speaker}: ${t.text}`));
+  await memories.add(corpus.units.map((u) => u.text));
   let hits = 0;
   let gold = 0;
-  for (const { question, evidence } of sample.qa.filter((q) => q.evidence?.length)) {
-    const ranked = (await memories.search(question, k)).map(({ index, score }) => ({ i: index, score }));
-    const found = ranked.filter(({ i }) => evidence.includes(turns[i].dia_id)).length;
+  for (const { text: question, evidence } of corpus.questions) {
+    const ranked = await memories.search(question, k);
+    const found = ranked.filter(({ index }) => evidence.includes(corpus.units[index].key)).length;
     hits += found;
     gold += evidence.length;
     console.log(`Q: ${question}   (gold ${evidence.join(', ')}: ${found}/${evidence.length} in top ${k})`);
-    for (const { i, score } of ranked) {
-      const t = turns[i];
-      console.log(`  ${evidence.includes(t.dia_id) ? '✓' : ' '} ${t.dia_id.padEnd(6)} ${score.toFixed(3)}  ${t.speaker}: ${t.text}`);
+    for (const { index, score } of ranked) {
+      const unit = corpus.units[index];
+      console.log(`  ${evidence.includes(unit.key) ? '✓' : ' '} ${unit.key.padEnd(6)} ${score.toFixed(3)}  ${unit.text}`);
     }
   }
-  console.log(`\nevidence turns found in the top ${k}: ${hits}/${gold}`);
+  console.log(`\ngold turns found in the top ${k}: ${hits}/${gold}`);
   await encoder.dispose();
 } catch (error) {
   if (error instanceof EvomemError) {
-    console.error(`evomem: ${error.message}`);
+    console.error(`demo: ${error.message}`);
     process.exit(1);
   }
   throw error;

@@ -1,31 +1,26 @@
 // pnpm bench:adapter — HiNS adapter ablation, leave one conversation out: for each
 // conversation of a LoCoMo-format file (default: the two dev conversations), mine negatives
 // and train an adapter on the other conversations' queries (QA and observation facts), then
-// score the held-out conversation with and without it. Easy negatives come from the other
-// conversations' turn texts (the held-out one's included, as in a store holding every
-// user's memories: its questions and evidence are never seen); one control row leaves the
-// held-out turns out of the pool. Writes bench/results/adapter.{json,md}.
+// score the held-out conversation with and without it.
+//
+// Inductive by default: the training pool holds no turn of the held-out conversation, so
+// nothing of it (turns, questions, evidence) reaches training. Rows marked transductive put
+// its turn texts (not its questions) in the negative pool, as a store holding every user's
+// memories would; its evidence turns are then among the negatives.
+//
+// The adapter's defaults (projection, negative queue) are also chosen per fold on the
+// training conversations alone (adapterSelection.ts), and that choice is scored on the
+// held-out conversation. Writes bench/results/adapter.{json,md}.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createRetriever,
-  Encoder,
-  evaluate,
-  HierarchicalNegativeSampler,
-  readDataset,
-  samplerInputFromDataset,
-  trainAdapter,
-  type EvalDataset,
-  type EvalReport,
-  type QueryAdapter,
-  type SamplerOptions,
-  type TrainAdapterOptions,
-  type TrainingReport,
-} from '@evomem/core';
-import { requireShared, resultsDir, sharedDir } from './shared.js';
+import { createRetriever, Encoder, evaluate, HierarchicalNegativeSampler, readDataset, samplerInputFromDataset, trainAdapter, type EvalDataset, type QueryAdapter } from '@evomem/core';
+import { adapterMarkdown, pooled, type FoldResult, type RowResult } from './adapterReport.js';
+import { GRID, selectOnTraining, type GridConfig } from './adapterSelection.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir } from './shared.js';
 
 const { values: args } = parseArgs({
+  args: benchArgs(),
   options: {
     data: { type: 'string' },
     model: { type: 'string' },
@@ -34,38 +29,36 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.data) requireShared();
+const origin = await provenance(commandLine('adapter'));
 const data = args.data ?? join(sharedDir, 'data/locomo/locomo-dev.json');
 const encoderOptions = { device: 'cpu' as const, ...(args.model ? { model: args.model } : {}) };
 
+type Backend = 'dense' | 'evolving' | 'evolving-hybrid';
 interface Row {
   row: string;
-  backend: 'dense' | 'evolving' | 'evolving-hybrid';
-  /** Undefined: no adapter. */
-  sampler?: SamplerOptions | 'estimated';
-  train?: TrainAdapterOptions;
-  /** Leave the held-out conversation's turns out of the easy pool. */
-  closedPool?: boolean;
+  backend: Backend;
+  /** Undefined: no adapter. 'select': the grid config chosen on the training conversations. */
+  sampler?: SamplerChoice;
+  train?: GridConfig & { seed?: number };
+  /** Put the held-out conversation's turn texts in the negative pool. */
+  transductive?: boolean;
 }
-const tiered = (hard: number, medium: number, easy: number): SamplerOptions => ({ ratios: { hard, medium, easy } });
+type SamplerChoice = { strategy?: 'random'; ratios?: { hard: number; medium: number; easy: number }; seed?: number } | 'estimated' | 'select';
+const tiered = (hard: number, medium: number, easy: number) => ({ ratios: { hard, medium, easy } });
 const allRows: Row[] = [];
 for (const backend of ['dense', 'evolving'] as const) {
-  const train: TrainAdapterOptions = backend === 'evolving' ? { evolving: true } : {};
   allRows.push(
     { row: 'no adapter', backend },
-    { row: 'random negatives', backend, sampler: { strategy: 'random' }, train },
-    { row: 'hard only', backend, sampler: tiered(1, 0, 0), train },
-    { row: 'hard + easy (50/50)', backend, sampler: tiered(0.5, 0, 0.5), train },
-    { row: 'all tiers 30/30/40 (HiNS)', backend, sampler: {}, train },
-    { row: 'estimated ratios', backend, sampler: 'estimated', train },
-    { row: 'all tiers, no negative queue', backend, sampler: {}, train: { ...train, queueSize: 0 } },
+    { row: 'all tiers 30/30/40 (HiNS)', backend, sampler: {} },
+    { row: 'random negatives', backend, sampler: { strategy: 'random' } },
+    { row: 'hard only', backend, sampler: tiered(1, 0, 0) },
+    { row: 'estimated ratios', backend, sampler: 'estimated' },
+    { row: 'all tiers, no negative queue', backend, sampler: {}, train: { queueSize: 0 } },
+    { row: 'all tiers, full linear projection', backend, sampler: {}, train: { projection: 'linear' } },
+    { row: 'projection and queue chosen on the training conversation', backend, sampler: 'select' },
+    { row: 'transductive: all tiers 30/30/40 (HiNS)', backend, sampler: {}, transductive: true },
+    { row: 'transductive: random negatives', backend, sampler: { strategy: 'random' }, transductive: true },
   );
-  if (backend === 'dense') {
-    allRows.push(
-      { row: 'random negatives, no negative queue', backend, sampler: { strategy: 'random' }, train: { ...train, queueSize: 0 } },
-      { row: 'all tiers, full linear projection', backend, sampler: {}, train: { ...train, projection: 'linear' } },
-    );
-  }
-  if (backend === 'dense') allRows.push({ row: 'all tiers, easy pool without held-out turns', backend, sampler: {}, train, closedPool: true });
 }
 // Seed spread: is a gap between two rows bigger than what another seed moves one row?
 for (const seed of [2, 3]) {
@@ -76,7 +69,8 @@ for (const seed of [2, 3]) {
 }
 allRows.push(
   { row: 'no adapter', backend: 'evolving-hybrid' },
-  { row: 'all tiers 30/30/40 (HiNS)', backend: 'evolving-hybrid', sampler: {}, train: { evolving: true } },
+  { row: 'all tiers 30/30/40 (HiNS)', backend: 'evolving-hybrid', sampler: {} },
+  { row: 'transductive: all tiers 30/30/40 (HiNS)', backend: 'evolving-hybrid', sampler: {}, transductive: true },
 );
 const wanted = args.rows?.split(',');
 const rows = wanted ? allRows.filter((r) => wanted.some((w) => `${r.backend}:${r.row}`.includes(w))) : allRows;
@@ -87,115 +81,81 @@ const conversations = turns.corpora.map((c) => c.id);
 const only = (id: string): EvalDataset => ({ ...turns, corpora: turns.corpora.filter((c) => c.id === id) });
 const encoder = await Encoder.load(encoderOptions);
 
-interface FoldResult {
-  heldOut: string;
-  report: EvalReport;
-  training?: TrainingReport & { groups_mined: number; picked: Record<string, number>; ratios: Record<string, number> | 'hins' };
-  adapterBytes?: number;
-  /** Mean extra time the adapter adds to one query embedding, microseconds. */
-  queryOverheadUs?: number;
+/** The training data of one fold: every conversation but the held-out one (plus its turn texts when transductive). */
+function trainingData(heldOut: string, transductive: boolean, keepQuestion: (id: string) => boolean = () => true) {
+  return samplerInputFromDataset(
+    {
+      ...turns,
+      corpora: turns.corpora
+        .filter((c) => transductive || c.id !== heldOut)
+        .map((c) => (c.id === heldOut ? { ...c, questions: [] } : { ...c, questions: c.questions.filter((q) => keepQuestion(q.id)) })),
+    },
+    { ...observations, corpora: observations.corpora.filter((c) => c.id !== heldOut) },
+  );
 }
-const results: { row: string; backend: string; folds: FoldResult[]; pooled: Record<string, number> }[] = [];
 
+/** Mines groups and trains one adapter on a fold's training data. */
+async function train(backend: Backend, input: ReturnType<typeof trainingData>, sampler: Exclude<SamplerChoice, 'select'>, config: GridConfig & { seed?: number }) {
+  const options = sampler === 'estimated' ? { ratios: await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder }).estimateRatios() } : sampler;
+  const { groups, report: mined } = await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder, ...options }).sample();
+  const trained = await trainAdapter(encoder, { messages: input.messages, groups }, { ...config, ...(backend === 'dense' ? {} : { evolving: true }) });
+  return { adapter: trained.adapter, training: { ...trained.report, groups_mined: groups.length, picked: mined.picked, ratios: options.ratios ?? ('hins' as const) } };
+}
+
+async function score(backend: Backend, dataset: EvalDataset, adapter?: QueryAdapter) {
+  const retriever = await createRetriever(backend, { encoder: { ...encoderOptions, ...(adapter ? { adapter } : {}) } });
+  const report = await evaluate(dataset, retriever);
+  await retriever.dispose();
+  return report;
+}
+
+const results: RowResult[] = [];
 for (const r of rows) {
   const folds: FoldResult[] = [];
   for (const heldOut of conversations) {
-    let adapter: QueryAdapter | undefined;
-    let training: FoldResult['training'];
+    const fold: FoldResult = { heldOut, report: undefined! };
     if (r.sampler) {
-      const keep = (c: { id: string }) => !r.closedPool || c.id !== heldOut;
-      const input = samplerInputFromDataset(
-        { ...turns, corpora: turns.corpora.filter(keep).map((c) => (c.id === heldOut ? { ...c, questions: [] } : c)) },
-        { ...observations, corpora: observations.corpora.filter((c) => c.id !== heldOut) },
-      );
-      const samplerOptions = r.sampler === 'estimated' ? { ratios: await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder }).estimateRatios() } : r.sampler;
-      const { groups, report: mined } = await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder, ...samplerOptions }).sample();
-      const trained = await trainAdapter(encoder, { messages: input.messages, groups }, r.train);
-      adapter = trained.adapter;
-      training = { ...trained.report, groups_mined: groups.length, picked: mined.picked, ratios: samplerOptions.ratios ?? 'hins' };
-    }
-    const retriever = await createRetriever(r.backend, { encoder: { ...encoderOptions, ...(adapter ? { adapter } : {}) } });
-    const report = await evaluate(only(heldOut), retriever);
-    await retriever.dispose();
-    const fold: FoldResult = { heldOut, report, ...(training ? { training } : {}) };
-    if (adapter) {
+      let config: GridConfig & { seed?: number } = r.train ?? {};
+      if (r.sampler === 'select') {
+        fold.selection = await selectOnTraining(GRID, (keep, c) => train(r.backend, trainingData(heldOut, false, keep), {}, c), (dataset, a) => score(r.backend, dataset, a), turns, heldOut);
+        config = fold.selection.chosen;
+      }
+      const { adapter, training } = await train(r.backend, trainingData(heldOut, r.transductive ?? false), r.sampler === 'select' ? {} : r.sampler, config);
+      fold.training = training;
+      fold.report = await score(r.backend, only(heldOut), adapter);
       fold.adapterBytes = Buffer.byteLength(JSON.stringify(adapter.toJson()));
       fold.queryOverheadUs = applyMicros(adapter);
+    } else {
+      fold.report = await score(r.backend, only(heldOut));
     }
     folds.push(fold);
+    const t = fold.training;
     console.error(
-      `${r.backend} | ${r.row} | held out ${heldOut}: recall@10 ${report.metrics['recall@10']!.toFixed(3)}${training ? ` (trained ${training.epochs} epochs, best ${training.bestEpoch}, ${training.trainSeconds.toFixed(1)} s + embed ${training.embedSeconds.toFixed(1)} s)` : ''}`,
+      `${r.backend} | ${r.row} | held out ${heldOut}: recall@10 ${fold.report.metrics['recall@10']!.toFixed(3)}${t ? ` (trained ${t.epochs} epochs, best ${t.bestEpoch}, ${t.trainSeconds.toFixed(1)} s + embed ${t.embedSeconds.toFixed(1)} s)` : ''}${fold.selection ? ` chose ${JSON.stringify(fold.selection.chosen)}` : ''}`,
     );
   }
-  results.push({ row: r.row, backend: r.backend, folds, pooled: pooled(folds.map((f) => f.report)) });
+  results.push({ row: r.row, backend: r.backend, transductive: r.transductive ?? false, folds, pooled: pooled(folds.map((f) => f.report)) });
 }
 await encoder.dispose();
 
-/** Question-weighted mean of each metric over the held-out folds. */
-function pooled(reports: EvalReport[]): Record<string, number> {
-  const total = reports.reduce((n, r) => n + r.questions, 0);
-  const out: Record<string, number> = {};
-  for (const key of ['recall@5', 'recall@10']) out[key] = reports.reduce((s, r) => s + r.metrics[key]! * r.questions, 0) / total;
-  for (const cat of ['1', '2', '3', '4']) {
-    const n = reports.reduce((s, r) => s + (r.by_category[cat]?.questions ?? 0), 0);
-    for (const key of ['recall@5', 'recall@10']) {
-      out[`cat${cat} ${key}`] = n ? reports.reduce((s, r) => s + (r.by_category[cat]?.[key] ?? 0) * (r.by_category[cat]?.questions ?? 0), 0) / n : 0;
-    }
-  }
-  return out;
-}
-
-/** Time of `adapter.apply` on one query vector, averaged over many calls. */
+/**
+ * Time of `adapter.apply` on one query vector: the fastest of 5 rounds of 2,000 calls, so
+ * that a busy machine slows the figure less.
+ */
 function applyMicros(adapter: QueryAdapter): number {
   const q = new Float32Array(adapter.model.dimensions).fill(1 / Math.sqrt(adapter.model.dimensions));
   for (let i = 0; i < 200; i++) adapter.apply(q);
-  const n = 2000;
-  const start = performance.now();
-  for (let i = 0; i < n; i++) adapter.apply(q);
-  return ((performance.now() - start) * 1000) / n;
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    for (let i = 0; i < 2000; i++) adapter.apply(q);
+    best = Math.min(best, ((performance.now() - start) * 1000) / 2000);
+  }
+  return best;
 }
 
-const f = (v: number | undefined) => (v ?? 0).toFixed(3);
-const base = (backend: string) => results.find((x) => x.backend === backend && x.row === 'no adapter');
-const delta = (r: (typeof results)[number]) => {
-  const b = base(r.backend);
-  return b && r.row !== 'no adapter' ? `${r.pooled['recall@10']! - b.pooled['recall@10']! >= 0 ? '+' : ''}${(r.pooled['recall@10']! - b.pooled['recall@10']!).toFixed(3)}` : '';
-};
-const trainedOf = (kind: string) => results.flatMap((r) => r.folds).filter((x) => x.training?.projection === kind);
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
-const lines = [
-  '# HiNS adapter ablation: leave one conversation out (LoCoMo, turn units)',
-  '',
-  `Command: \`pnpm bench:adapter\`. Data: \`${data}\`; base encoder \`${results[0]?.folds[0]?.report.model ?? encoder.modelId}\`, frozen. Each fold trains on the other conversation's QA and observation facts and scores the held-out one (categories 1-4); pooled = question-weighted over both folds. Adapter: low-rank (16) query projection, InfoNCE at temperature 0.02, 15 negatives per pair, negative queue 1,024, early stopping on 10% of the training queries; on the evolving backend the gate is trained too. Easy negatives come from the other conversation's turn texts, the held-out one's included (never its questions or evidence); the row 'easy pool without held-out turns' leaves them out, so its groups hold hard and medium negatives only.`,
-  '',
-  `| backend | row | recall@5 | recall@10 | Δ r@10 | ${conversations.map((c) => `${c} held out r@10`).join(' | ')} | multi-hop | temporal | open-domain | single-hop | epochs (best) |`,
-  `|---|---|---|---|---|${conversations.map(() => '---').join('|')}|---|---|---|---|---|`,
-  ...results.map(
-    (r) =>
-      `| ${r.backend} | ${r.row} | ${f(r.pooled['recall@5'])} | ${f(r.pooled['recall@10'])} | ${delta(r)} | ${r.folds.map((x) => f(x.report.metrics['recall@10'])).join(' | ')} | ${['1', '2', '3', '4']
-        .map((c) => f(r.pooled[`cat${c} recall@10`]))
-        .join(' | ')} | ${r.folds.map((x) => (x.training ? `${x.training.epochs} (${x.training.bestEpoch})` : '-')).join(', ')} |`,
-  ),
-  '',
-  'Recall@5 by category (pooled):',
-  '',
-  '| backend | row | multi-hop | temporal | open-domain | single-hop |',
-  '|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.backend} | ${r.row} | ${['1', '2', '3', '4'].map((c) => f(r.pooled[`cat${c} recall@5`])).join(' | ')} |`),
-  '',
-  ...['low-rank', 'linear'].map((kind) => {
-    const trained = trainedOf(kind);
-    if (trained.length === 0) return '';
-    const m = (pick: (t: TrainingReport) => number) => mean(trained.map((x) => pick(x.training!)));
-    return (
-      `Cost per ${kind} adapter (mean of ${trained.length} trained): embedding the data ${m((t) => t.embedSeconds).toFixed(1)} s, training ${m((t) => t.trainSeconds).toFixed(1)} s ` +
-      `(${m((t) => t.msPerStep).toFixed(1)} ms per step of 32 groups, ${m((t) => t.groups.train).toFixed(0)} training groups); file ${(mean(trained.map((x) => x.adapterBytes!)) / 1024).toFixed(0)} KiB ` +
-      `(${trained[0]!.training!.parameters} parameters); query-time overhead ${mean(trained.map((x) => x.queryOverheadUs!)).toFixed(1)} µs per query.\n`
-    );
-  }),
-  '',
-];
+const md = adapterMarkdown({ origin, data, model: results[0]?.folds[0]?.report.model ?? encoder.modelId, conversations, results });
 await mkdir(resultsDir, { recursive: true });
-await writeFile(`${args.out}.md`, lines.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'adapter', command: 'pnpm bench:adapter', date: new Date().toISOString(), data, results }, null, 2)}\n`);
-console.log(lines.join('\n'));
+await writeFile(`${args.out}.md`, md);
+await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'adapter', ...origin, data, grid: GRID, results }, null, 2)}\n`);
+console.log(md);

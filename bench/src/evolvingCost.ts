@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Encoder, EvolvingEncoder, EvolvingMemory, readDataset, SqliteStateStore } from '@evomem/core';
-import { percentile, provenance, resultsDir, sharedDir, table } from './shared.js';
+import { benchArgs, commandLine, percentile, provenance, resultsDir, sharedDir, table } from './shared.js';
 
-const { values: args } = parseArgs({ options: { turns: { type: 'string', default: '100000' }, chunk: { type: 'string', default: '2000' }, out: { type: 'string', default: join(resultsDir, 'evolving-cost.json') } } });
+const { values: args } = parseArgs({ args: benchArgs(), options: { turns: { type: 'string', default: '100000' }, chunk: { type: 'string', default: '2000' }, out: { type: 'string', default: join(resultsDir, 'evolving-cost.json') } } });
 const total = Number(args.turns);
 // Taken before the run: the commit and tree the measured code came from.
-const origin = await provenance(`pnpm bench:evolving-cost --turns ${total}`);
+const origin = await provenance(commandLine('evolving-cost'));
 const chunk = Number(args.chunk);
 const locomo = join(sharedDir, 'data/locomo/locomo-dev.json');
 const sample = new URL('../../data/sample-conversation.json', import.meta.url).pathname;

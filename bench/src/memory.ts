@@ -12,9 +12,10 @@ import { hostStoreTest } from './memoryHostStore.js';
 import { killTest, type KillReport } from './memoryKill.js';
 import { readOutProbe, scaleTest } from './memoryScale.js';
 import { progress, startPostgres, tinyBertFolder } from './memoryShared.js';
-import { provenance, requireShared, resultsDir, table } from './shared.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, table } from './shared.js';
 
 const { values: args } = parseArgs({
+  args: benchArgs(),
   options: {
     parts: { type: 'string', default: 'killTest,concurrency,scale,hostStore' },
     'kills-sqlite': { type: 'string', default: '100' },
@@ -35,7 +36,7 @@ const { values: args } = parseArgs({
 });
 requireShared();
 // Taken before the run: the commit and tree the measured code came from.
-const origin = await provenance(`pnpm bench:memory${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`);
+const origin = await provenance(commandLine('memory'));
 const parts = new Set(args.parts!.split(','));
 const started = performance.now();
 const work = await mkdtemp(join(tmpdir(), 'evomem-bench-memory-'));

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRetriever, evaluate, readDataset, type EvalReport } from '@evomem/core';
 import { lineChart } from './svgChart.js';
-import { requireShared, resultsDir, sharedDir } from './shared.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir } from './shared.js';
 
 const { values: args } = parseArgs({
+  args: benchArgs(),
   options: {
     data: { type: 'string' },
     retrievers: { type: 'string', default: 'bm25,dense,hybrid,hybrid-rrf' },
@@ -16,6 +17,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.data) requireShared();
+const origin = await provenance(commandLine('retrieval'));
 const data = args.data ?? join(sharedDir, 'data/locomo/locomo-dev.json');
 const CURVE_KS = [1, 2, 3, 5, 7, 10, 15, 20];
 const TABLE = ['recall@1', 'recall@5', 'recall@10', 'recall@20', 'ndcg@10', 'mrr'];
@@ -35,7 +37,7 @@ const lines = [
   '# Retrieval on LoCoMo (turn units)',
   '',
   `Data: \`${data}\`, ${reports[0]!.questions} questions (${Object.entries(reports[0]!.skipped_by_reason).map(([r, n]) => `${n} ${r}`).join(', ')} left out).`,
-  `Model for dense and hybrids: \`${reports.find((r) => r.model)?.model ?? '-'}\`. Command: \`pnpm bench:retrieval\`.`,
+  `Model for dense and hybrids: \`${reports.find((r) => r.model)?.model ?? '-'}\`. Command: \`${origin.command}\` at ${origin.commit}${origin.dirty ? ' (uncommitted changes)' : ''}, ${origin.date}.`,
   '',
   '## All questions',
   '',
@@ -56,7 +58,7 @@ lines.push('', '![recall@k](retrieval.svg)', '');
 
 await mkdir(resultsDir, { recursive: true });
 await writeFile(`${args.out}.md`, lines.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'retrieval', command: 'pnpm bench:retrieval', date: new Date().toISOString(), data, reports }, null, 2)}\n`);
+await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'retrieval', ...origin, data, reports }, null, 2)}\n`);
 await writeFile(
   `${args.out}.svg`,
   lineChart(

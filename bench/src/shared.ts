@@ -45,15 +45,38 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
 
-/** What produced a results file: the command, the commit (and whether the tree had changes), the date. */
-export async function provenance(command: string): Promise<{ command: string; commit: string; dirty: boolean; date: string }> {
+/** The benchmark's own arguments: `pnpm bench:x -- --flag` hands the script a leading `--`. */
+export function benchArgs(): string[] {
+  const args = process.argv.slice(2);
+  return args[0] === '--' ? args.slice(1) : args;
+}
+
+/** The command line that ran this benchmark, as a user would type it. */
+export function commandLine(script: string): string {
+  const args = benchArgs().map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
+  return [`pnpm bench:${script}`, ...args].join(' ');
+}
+
+/**
+ * What produced a results file: the command, the commit, whether the tree had changes (and
+ * a SHA-256 of `git diff HEAD`, to tell two dirty trees apart), the date.
+ */
+export async function provenance(command: string): Promise<{ command: string; commit: string; dirty: boolean; diffSha256: string | null; date: string }> {
   const { execFileSync } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
   const git = (...a: string[]) => {
     try {
-      return execFileSync('git', a, { cwd: benchRoot, encoding: 'utf8' }).trim();
+      return execFileSync('git', a, { cwd: benchRoot, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
     } catch {
       return '';
     }
   };
-  return { command, commit: git('rev-parse', 'HEAD') || 'unknown', dirty: git('status', '--porcelain').length > 0, date: new Date().toISOString() };
+  const dirty = git('status', '--porcelain').length > 0;
+  return {
+    command,
+    commit: git('rev-parse', 'HEAD') || 'unknown',
+    dirty,
+    diffSha256: dirty ? createHash('sha256').update(git('diff', 'HEAD')).digest('hex') : null,
+    date: new Date().toISOString(),
+  };
 }

@@ -1,24 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { Encoder } from '@evomem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { F32_HEADER_BYTES } from './embedCommand.js';
-
-// The built CLI, run as a user runs it.
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const SAMPLE = fileURLToPath(new URL('../../../data/sample-conversation.json', import.meta.url));
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+import { runCli as run, SAMPLE } from './runCli.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -43,16 +28,44 @@ describe('evomem eval', () => {
     expect(JSON.parse(await readFile(join(dir, 'again.json'), 'utf8')).metrics).toEqual(report.metrics);
   });
 
-  it('runs dense on the offline default model', async () => {
-    const { code, stdout } = await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--k', '1,3');
+  it('runs dense on the offline default model and reports what its cosine ranking scores', async () => {
+    const json = join(dir, 'dense.json');
+    const { code, stdout } = await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--k', '1,3', '--json', json);
     expect(code).toBe(0);
     expect(stdout).toMatch(/dense on .* model .*model-use-lite/);
     expect(stdout).toMatch(/recall@1\s+recall@3\s+ndcg@3\s+mrr/);
+    const report = JSON.parse(await readFile(json, 'utf8'));
+
+    // The same protocol, done by hand on the raw file: turns as documents, questions as
+    // queries, cosine ranking (ties by turn order), adversarial and evidence-less questions out.
+    const [sample] = JSON.parse(await readFile(SAMPLE, 'utf8'));
+    const turns = Object.entries(sample.conversation as Record<string, { speaker: string; dia_id: string; text: string }[]>)
+      .filter(([key]) => /^session_\d+$/.test(key))
+      .sort(([a], [b]) => Number(a.slice(8)) - Number(b.slice(8)))
+      .flatMap(([, session]) => session);
+    const questions = (sample.qa as { question: string; evidence: string[]; category: number }[]).filter((q) => q.category !== 5 && q.evidence.length > 0);
+    const encoder = await Encoder.load({ device: 'cpu' });
+    const docs = await encoder.embedDocuments(turns.map((t) => `${t.speaker}: ${t.text}`));
+    const sums = { 'recall@1': 0, 'recall@3': 0, mrr: 0 };
+    for (const q of questions) {
+      const query = await encoder.embedQuery(q.question);
+      const ranked = docs
+        .map((d, i) => ({ i, score: cosine(d, query) }))
+        .sort((a, b) => b.score - a.score || a.i - b.i)
+        .map(({ i }) => turns[i]!.dia_id);
+      const gold = new Set(q.evidence);
+      for (const k of [1, 3] as const) sums[`recall@${k}`] += ranked.slice(0, k).filter((id) => gold.has(id)).length / gold.size;
+      sums.mrr += 1 / (ranked.findIndex((id) => gold.has(id)) + 1);
+    }
+    await encoder.dispose();
+    expect(report.questions).toBe(questions.length);
+    for (const [metric, sum] of Object.entries(sums)) expect(report.metrics[metric]).toBeCloseTo(sum / questions.length, 6);
+    expect(report.metrics['recall@3']).toBeGreaterThanOrEqual(report.metrics['recall@1']);
   });
 
-  it('answers a wrong flag with a one-line error and the usage', async () => {
+  it('answers a wrong flag with a one-line error, the usage and exit code 2', async () => {
     const { code, stderr } = await run('eval', '--data', SAMPLE, '--retreiver', 'bm25');
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr.split('\n')[0]).toBe("error: unknown option '--retreiver'");
     expect(stderr).toMatch(/Usage: evomem eval \[options\]/);
   });
@@ -73,71 +86,6 @@ describe('evomem eval', () => {
       expect(code).toBe(0);
       expect(stdout).toMatch(/^Usage: evomem/);
     }
-  });
-});
-
-describe('evomem embed', () => {
-  const input = async (n: number) => {
-    const file = join(dir, `in-${n}.jsonl`);
-    await writeFile(file, Array.from({ length: n }, (_, i) => JSON.stringify({ id: i, text: `memory number ${i} about ${i % 3 ? 'pottery' : 'tomatoes'}` })).join('\n') + '\n');
-    return file;
-  };
-
-  it('writes one JSONL row per input line, in order', async () => {
-    const out = join(dir, 'out.jsonl');
-    const { code } = await run('embed', '--in', await input(10), '--out', out, '--batch', '4');
-    expect(code).toBe(0);
-    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.map((r) => r.index)).toEqual([...Array(10).keys()]);
-    expect(rows[0].embedding).toHaveLength(512);
-  });
-
-  it('resumes an interrupted JSONL run and ends with what a clean run writes', async () => {
-    const file = await input(12);
-    const full = join(dir, 'full.jsonl');
-    await run('embed', '--in', file, '--out', full, '--batch', '5');
-    const partial = join(dir, 'partial.jsonl');
-    const text = await readFile(full, 'utf8');
-    // Seven whole rows and half of the eighth, as a killed run leaves them.
-    const cut = text.split('\n').slice(0, 7).join('\n').length + 1 + 40;
-    await writeFile(partial, text.slice(0, cut));
-    const { code, stderr } = await run('embed', '--in', file, '--out', partial, '--batch', '5');
-    expect(code).toBe(0);
-    expect(stderr).toMatch(/embedded 5 texts \(resumed after 7\)/);
-    const a = (await readFile(partial, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    const b = text.trim().split('\n').map((l) => JSON.parse(l));
-    expect(a.map((r) => r.index)).toEqual(b.map((r) => r.index));
-    a.forEach((r, i) => r.embedding.forEach((v: number, d: number) => expect(v).toBeCloseTo(b[i].embedding[d], 5)));
-  });
-
-  it('writes the raw f32 format and resumes it, cutting a half-written row', async () => {
-    const file = await input(9);
-    const out = join(dir, 'out.f32');
-    await run('embed', '--in', file, '--out', out, '--format', 'f32');
-    const whole = await readFile(out);
-    expect(whole.toString('ascii', 0, 8)).toBe('EVOMEMF1');
-    expect(whole.readUInt32LE(8)).toBe(512);
-    expect(whole.length).toBe(F32_HEADER_BYTES + 9 * 512 * 4);
-    await truncate(out, F32_HEADER_BYTES + 4 * 512 * 4 + 100);
-    expect((await run('embed', '--in', file, '--out', out, '--format', 'f32')).stderr).toMatch(/embedded 5 texts \(resumed after 4\)/);
-    expect((await stat(out)).size).toBe(whole.length);
-    const again = await readFile(out);
-    const x = new Float32Array(whole.buffer, whole.byteOffset + F32_HEADER_BYTES, 9 * 512);
-    const y = new Float32Array(again.buffer, again.byteOffset + F32_HEADER_BYTES, 9 * 512);
-    x.forEach((v, i) => expect(y[i]).toBeCloseTo(v, 5));
-  });
-
-  it('refuses to touch a file that is not its output, and names bad input lines', async () => {
-    const foreign = join(dir, 'notes.f32');
-    await writeFile(foreign, 'my precious notes');
-    const r = await run('embed', '--in', await input(2), '--out', foreign, '--format', 'f32');
-    expect(r.stderr).toMatch(/notes\.f32 exists and is not an evomem f32 file; refusing to overwrite it/);
-    expect(await readFile(foreign, 'utf8')).toBe('my precious notes');
-    const bad = join(dir, 'bad.jsonl');
-    await writeFile(bad, '{"text": "ok"}\n{"body": "no text field"}\n');
-    expect((await run('embed', '--in', bad, '--out', join(dir, 'x.jsonl'))).stderr).toMatch(/bad\.jsonl:2 has no string field "text"; pass --field/);
-    await writeFile(bad, '{"text": "ok"}\nnot json\n');
-    expect((await run('embed', '--in', bad, '--out', join(dir, 'y.jsonl'))).stderr).toMatch(/bad\.jsonl:2 is not valid JSON/);
   });
 });
 
@@ -163,24 +111,35 @@ describe('evomem mine', () => {
 });
 
 describe('evomem train', () => {
-  it('trains an adapter that eval --adapter then uses, on static and evolving retrievers', async () => {
+  it('trains adapters that move eval scores up on their training data, for static and evolving retrievers', async () => {
+    // Evaluated on the data it was trained on, with no validation split (so no early stop
+    // can keep the identity): a working adapter must rank the evidence higher.
+    const report = async (file: string, ...args: string[]) => {
+      const r = await run('eval', '--data', SAMPLE, '--k', '1,5', '--json', join(dir, file), ...args);
+      expect(r.code).toBe(0);
+      return JSON.parse(await readFile(join(dir, file), 'utf8'));
+    };
     const out = join(dir, 'adapter');
-    const trained = await run('train', '--data', SAMPLE, '--out', out, '--epochs', '3');
+    const trained = await run('train', '--data', SAMPLE, '--out', out, '--epochs', '3', '--validation', '0');
     expect(trained.code).toBe(0);
     expect(trained.stdout).toMatch(/groups from 8 queries over 28 messages \(queries: qa\)/);
     expect(trained.stdout).toMatch(/low-rank adapter \(16384 parameters\) for @evomem\/model-use-lite -> .*adapter\/adapter\.json/);
     const file = JSON.parse(await readFile(join(out, 'adapter.json'), 'utf8'));
     expect(file).toMatchObject({ format: 'evomem-adapter', version: 1, model: { id: '@evomem/model-use-lite', dimensions: 512 }, evolving: null });
     expect((await readFile(join(out, 'negatives.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(11);
-    const evaluated = await run('eval', '--data', SAMPLE, '--retriever', 'dense', '--adapter', out, '--k', '5');
-    expect(evaluated.code).toBe(0);
-    expect(evaluated.stdout).toMatch(/\nall\s+8\s/);
+    const plain = await report('dense.json', '--retriever', 'dense');
+    const adapted = await report('dense-adapted.json', '--retriever', 'dense', '--adapter', out);
+    expect(adapted.questions).toBe(plain.questions);
+    expect(adapted.metrics.mrr).toBeGreaterThan(plain.metrics.mrr);
+    expect(adapted.metrics['recall@1']).toBeGreaterThan(plain.metrics['recall@1']);
 
     const evolvingOut = join(dir, 'evolving-adapter');
     expect((await run('train', '--data', SAMPLE, '--out', evolvingOut, '--epochs', '2', '--evolving', '--validation', '0')).code).toBe(0);
     const evolvingFile = JSON.parse(await readFile(join(evolvingOut, 'adapter.json'), 'utf8'));
     expect(evolvingFile.evolving).toMatchObject({ format: 'evomem-evolving-weights', dimensions: 512 });
-    expect((await run('eval', '--data', SAMPLE, '--retriever', 'evolving', '--adapter', evolvingOut, '--k', '5')).code).toBe(0);
+    const evolvingPlain = await report('evolving.json', '--retriever', 'evolving');
+    const evolvingAdapted = await report('evolving-adapted.json', '--retriever', 'evolving', '--adapter', evolvingOut);
+    expect(evolvingAdapted.metrics.mrr).toBeGreaterThan(evolvingPlain.metrics.mrr);
   });
 
   it('names bad flags and a wrong adapter file', async () => {
@@ -194,10 +153,9 @@ describe('evomem train', () => {
   });
 });
 
-
 describe('evomem state', () => {
   it('lists, exports and imports streams between stores, and refuses a damaged file without a stack trace', async () => {
-    const { Encoder, EvolvingEncoder, EvolvingMemory, SqliteStateStore } = await import('@evomem/core');
+    const { EvolvingEncoder, EvolvingMemory, SqliteStateStore } = await import('@evomem/core');
     const source = join(dir, 'source.db');
     const store = await SqliteStateStore.open({ path: source });
     const encoder = await Encoder.load({ device: 'cpu' });
@@ -237,3 +195,15 @@ describe('evomem state', () => {
     expect((await run('state', 'list')).stderr).toMatch(/--store/);
   });
 });
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}

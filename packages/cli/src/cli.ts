@@ -1,10 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { EvomemError, listRetrievers } from '@evomem/core';
+import { listRetrievers } from '@evomem/core';
 import { runEmbed } from './embedCommand.js';
 import { runEval } from './evalCommand.js';
 import { runMine } from './mineCommand.js';
 import { runStateExport, runStateImport, runStateList } from './stateCommand.js';
 import { runTrain } from './trainCommand.js';
+import { describeUserError } from './userErrors.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -48,7 +49,9 @@ const miningOptions = (command: Command) =>
 const program = new Command('evomem')
   .description('Memory-retrieval embeddings for agents: evaluate retrievers on LoCoMo / LongMemEval files, embed JSONL in bulk, mine HiNS negatives and train adapters.')
   .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+  .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
+  // Usage errors exit 2, as POSIX tools do, so scripts can tell them from failed runs (1).
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 program
   .command('eval')
@@ -72,9 +75,9 @@ program
   .command('embed')
   .description('Embed the text field of every line of a JSONL file; streams, and resumes an interrupted run from where its output ends.')
   .requiredOption('--in <file>', 'input JSONL, one object per line')
-  .requiredOption('--out <file>', 'output file (appended to when it exists: the run resumes)')
+  .requiredOption('--out <file>', 'output file; one made by the same model, mode, field and input is resumed, any other file is refused')
   .option('--field <name>', 'field holding the text', 'text')
-  .addOption(new Option('--format <format>', 'jsonl: {"index", "embedding"} per line; f32: 16-byte header then float32 rows').choices(['jsonl', 'f32']).default('jsonl'))
+  .addOption(new Option('--format <format>', 'jsonl: a header line, then {"index", "embedding"} per line; f32: EVOMEMF2 header, then float32 rows').choices(['jsonl', 'f32']).default('jsonl'))
   .addOption(new Option('--mode <mode>', "prompt the model's document or query prompt, or none").choices(['document', 'query', 'raw']).default('document'))
   .option('--model <path-or-id>', 'encoder model folder or Hugging Face id (default: the offline default model)')
   .option('--batch <n>', 'texts read and written per step', positiveInt('--batch'), 256)
@@ -154,9 +157,9 @@ state
 try {
   await program.parseAsync();
 } catch (error) {
-  if (error instanceof EvomemError) {
-    console.error(`evomem: ${error.message}`);
-    process.exit(1);
-  }
-  throw error;
+  // A user's mistake gets one line; anything else is a bug, and its stack trace helps fix it.
+  const message = describeUserError(error);
+  if (message === undefined) throw error;
+  console.error(`evomem: ${message}`);
+  process.exit(1);
 }

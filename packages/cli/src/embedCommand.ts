@@ -1,12 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, truncate, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Encoder, EvomemError, type EncoderOptions } from '@evomem/core';
+import { checkResume, completeRows, describeInput, encodeHeader, readOutput, type EmbedRecord } from './embedOutput.js';
 import { progressBar } from './progress.js';
-
-/** The raw output starts with this magic, then uint32 LE dimensions, then uint32 LE 0; rows of float32 LE follow. */
-export const F32_MAGIC = 'EVOMEMF1';
-export const F32_HEADER_BYTES = 16;
+import { inputFile, outputFile } from './userErrors.js';
 
 export interface EmbedFlags {
   in: string;
@@ -22,21 +20,48 @@ export interface EmbedFlags {
 
 /**
  * `evomem embed`: streams a JSONL file through the encoder in batches, appending each batch
- * to the output before reading on, so memory stays constant and a run that is interrupted
- * resumes where its output ends (a half-written last row is cut off first).
+ * to the output before reading on, so memory stays constant. The output starts with a
+ * header recording the model, mode, field and input; a run that finds an output with the
+ * same header resumes where its rows end (a half-written last row is cut off first), and
+ * refuses any other file without changing a byte of it.
  */
 export async function runEmbed(flags: EmbedFlags): Promise<{ embedded: number; resumedFrom: number }> {
+  await inputFile(flags.in, '--in');
+  await outputFile(flags.out, '--out');
+  await refuseSameFile(flags);
+  // Read before the model loads, so a foreign file is refused at once.
+  const existing = await readOutput(flags.out, flags.format);
   const encoderOptions: EncoderOptions = { device: flags.device };
   if (flags.model) encoderOptions.model = flags.model;
   if (flags.threads) encoderOptions.threads = flags.threads;
   const encoder = await Encoder.load(encoderOptions);
-  const total = await countRecords(flags.in);
-  const out = await open(flags.out, 'a+');
   try {
-    const done = await resumePoint(out, flags, encoder.dimensions);
-    if (done > total) {
-      throw new EvomemError('INVALID_OPTION', `${flags.out} already holds ${done} rows but ${flags.in} has ${total} records; is it the output of another input? Pass another --out.`);
+    const input = await describeInput(flags.in);
+    const record: EmbedRecord = { format: 'evomem-embeddings', version: 1, model: await encoder.describeModel(), mode: flags.mode, field: flags.field, input };
+    let done = 0;
+    if (existing) {
+      checkResume(flags.out, existing.record, record);
+      const { rows, end } = await completeRows(flags.out, flags.format, existing);
+      if (rows > input.records) {
+        throw new EvomemError('INVALID_OPTION', `--out ${flags.out} holds ${rows} rows but ${flags.in} has ${input.records} records; it is damaged. Delete it to start over, or choose another --out.`);
+      }
+      if (end < existing.size) await truncate(flags.out, end);
+      done = rows;
+    } else {
+      // 'wx' never replaces a file that appeared since it was read; an empty one is taken over.
+      await writeFile(flags.out, encodeHeader(flags.format, record), { flag: (await stat(flags.out).catch(() => undefined)) ? 'r+' : 'wx' });
     }
+    await embedFrom(done, input.records, encoder, flags);
+    return { embedded: input.records - done, resumedFrom: done };
+  } finally {
+    await encoder.dispose();
+  }
+}
+
+/** Embeds the records after the first `done` and appends them to the output. */
+async function embedFrom(done: number, total: number, encoder: Encoder, flags: EmbedFlags): Promise<void> {
+  const out = await open(flags.out, 'a');
+  try {
     const bar = progressBar('embed');
     bar.start(total);
     bar.update(done);
@@ -73,10 +98,16 @@ export async function runEmbed(flags: EmbedFlags): Promise<{ embedded: number; r
     }
     await flush();
     bar.stop();
-    return { embedded: total - done, resumedFrom: done };
   } finally {
     await out.close();
-    await encoder.dispose();
+  }
+}
+
+/** Writing into the input would destroy it; compared by device and inode, so links and `./` spellings count. */
+async function refuseSameFile(flags: EmbedFlags): Promise<void> {
+  const [a, b] = await Promise.all([stat(flags.in), stat(flags.out).catch(() => undefined)]);
+  if (b && a.dev === b.dev && a.ino === b.ino) {
+    throw new EvomemError('INVALID_OPTION', `--out ${flags.out} is the input file (--in ${flags.in}); embedding into it would destroy the input. Choose another --out.`);
   }
 }
 
@@ -92,53 +123,4 @@ function textOf(line: string, lineNo: number, flags: EmbedFlags): string {
     throw new EvomemError('DATASET_INVALID', `${flags.in}:${lineNo} has no string field "${flags.field}"; pass --field to name the field that holds the text.`);
   }
   return text;
-}
-
-/** Rows already in the output; cuts a half-written last row; writes the header of a new f32 file. */
-async function resumePoint(out: FileHandle, flags: EmbedFlags, dims: number): Promise<number> {
-  const size = (await out.stat()).size;
-  if (flags.format === 'jsonl') {
-    // Count complete lines in fixed-size chunks (constant memory), then cut what follows the last one.
-    const chunk = Buffer.alloc(1 << 16);
-    let lines = 0;
-    let end = 0;
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead } = await out.read(chunk, 0, chunk.length, pos);
-      for (let i = 0; i < bytesRead; i++) {
-        if (chunk[i] === 10) {
-          lines++;
-          end = pos + i + 1;
-        }
-      }
-      pos += bytesRead;
-    }
-    if (end < size) await out.truncate(end);
-    return lines;
-  }
-  const header = Buffer.alloc(F32_HEADER_BYTES);
-  if (size === 0) {
-    header.write(F32_MAGIC, 0, 'ascii');
-    header.writeUInt32LE(dims, 8);
-    await out.write(header);
-    return 0;
-  }
-  await out.read(header, 0, F32_HEADER_BYTES, 0);
-  if (size < F32_HEADER_BYTES || header.toString('ascii', 0, 8) !== F32_MAGIC) {
-    throw new EvomemError('INVALID_OPTION', `${flags.out} exists and is not an evomem f32 file; refusing to overwrite it. Pass another --out.`);
-  }
-  const fileDims = header.readUInt32LE(8);
-  if (fileDims !== dims) {
-    throw new EvomemError('INVALID_OPTION', `${flags.out} holds ${fileDims}-dimensional rows but this model gives ${dims}; pass another --out or the same --model.`);
-  }
-  const rowBytes = dims * 4;
-  const rows = Math.floor((size - F32_HEADER_BYTES) / rowBytes);
-  if (F32_HEADER_BYTES + rows * rowBytes !== size) await out.truncate(F32_HEADER_BYTES + rows * rowBytes);
-  return rows;
-}
-
-async function countRecords(file: string): Promise<number> {
-  if (!(await stat(file).catch(() => undefined))?.isFile()) throw new EvomemError('DATASET_INVALID', `Cannot read ${file}: no such file.`);
-  let n = 0;
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.trim() !== '') n++;
-  return n;
 }

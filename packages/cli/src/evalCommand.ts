@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { createRetriever, evaluate, readDataset, type EncoderOptions, type EvalReport, type UnitKind } from '@evomem/core';
 import { progressBar, table } from './progress.js';
+import { inputFile, outputFile } from './userErrors.js';
 
 export interface EvalFlags {
   data: string;
@@ -18,6 +19,8 @@ export interface EvalFlags {
 
 /** `evomem eval`: scores one retriever on one dataset file; table on stdout, JSON on request. */
 export async function runEval(flags: EvalFlags): Promise<EvalReport> {
+  await inputFile(flags.data, '--data');
+  if (flags.json) await outputFile(flags.json, '--json');
   const dataset = await readDataset(flags.data, {
     unit: flags.unit,
     includeAdversarial: flags.includeAdversarial,

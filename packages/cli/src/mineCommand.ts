@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Encoder, toTrainingJsonl, type EncoderOptions } from '@evomem/core';
 import { mineDataset, type MiningFlags } from './mining.js';
+import { inputFile, outputFile } from './userErrors.js';
 
 export interface MineFlags extends MiningFlags {
   out: string;
@@ -10,6 +11,8 @@ export interface MineFlags extends MiningFlags {
 
 /** `evomem mine`: HiNS tiered negatives from a conversation dataset, as fine-tuning JSONL. */
 export async function runMine(flags: MineFlags): Promise<void> {
+  await inputFile(flags.data, '--data');
+  await outputFile(flags.out, '--out');
   const encoder = await Encoder.load({ device: flags.device, ...(flags.model ? { model: flags.model } : {}) });
   try {
     const { groups } = await mineDataset(flags, encoder);

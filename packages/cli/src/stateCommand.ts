@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { Encoder, EvolvingEncoder, EvomemError, exportStreams, importLegacyStream, importStreams, openStateStore, StreamState, type EncoderOptions, type StateStore } from '@evomem/core';
 import { table } from './progress.js';
+import { inputFile, outputFile } from './userErrors.js';
 
 export interface StateFlags {
   store: string;
@@ -15,8 +16,15 @@ async function withStore<T>(where: string, fn: (store: StateStore) => Promise<T>
   }
 }
 
+/** `list` and `export` only read, so a SQLite path that does not exist is a typo, not a store to create. */
+async function existingStore(where: string): Promise<void> {
+  const path = where.startsWith('sqlite:') ? where.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') : /\.(db|sqlite3?)$/i.test(where) && !where.includes('://') ? where : undefined;
+  if (path && path !== ':memory:') await inputFile(path, '--store');
+}
+
 /** `evomem state list`: every stream of a store, with its segment count and state size. */
 export async function runStateList(flags: StateFlags): Promise<void> {
+  await existingStore(flags.store);
   await withStore(flags.store, async (store) => {
     const rows: string[][] = [];
     for (const stream of await store.streams()) {
@@ -30,6 +38,8 @@ export async function runStateList(flags: StateFlags): Promise<void> {
 
 /** `evomem state export`: streams of a store to one checked file. */
 export async function runStateExport(flags: StateFlags & { out: string; stream?: string[] }): Promise<void> {
+  await existingStore(flags.store);
+  await outputFile(flags.out, '--out');
   const report = await withStore(flags.store, (store) => exportStreams(store, flags.out, flags.stream ? { streams: flags.stream } : {}));
   console.error(`exported ${report.streams} streams (${report.segments} segments, ${report.bytes} bytes) to ${flags.out}`);
 }
@@ -41,6 +51,8 @@ export async function runStateExport(flags: StateFlags & { out: string; stream?:
 export async function runStateImport(
   flags: StateFlags & { in: string; replace: boolean; stream?: string; vectorsOut?: string; model?: string; device: EncoderOptions['device'] },
 ): Promise<void> {
+  await inputFile(flags.in, '--in');
+  if (flags.vectorsOut) await outputFile(flags.vectorsOut, '--vectors-out');
   if ((await magic(flags.in)) === 'EVOMEMQ1') {
     const encoder = await Encoder.load({ device: flags.device, ...(flags.model ? { model: flags.model } : {}) });
     try {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Encoder, toTrainingJsonl, trainAdapter, type EncoderOptions, type TrainingReport } from '@evomem/core';
 import { mineDataset, type MiningFlags } from './mining.js';
 import { progressBar, table } from './progress.js';
+import { inputFile, outputDir } from './userErrors.js';
 
 export interface TrainFlags extends MiningFlags {
   out: string;
@@ -24,6 +25,8 @@ export interface TrainFlags extends MiningFlags {
  * and DIR/negatives.jsonl (the groups trained on, for full fine-tuning in Python).
  */
 export async function runTrain(flags: TrainFlags): Promise<TrainingReport> {
+  await inputFile(flags.data, '--data');
+  await outputDir(flags.out, '--out');
   const encoder = await Encoder.load({ device: flags.device, ...(flags.model ? { model: flags.model } : {}), ...(flags.threads ? { threads: flags.threads } : {}) });
   try {
     const mined = await mineDataset(flags, encoder);

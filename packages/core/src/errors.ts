@@ -18,6 +18,7 @@ export type EvomemErrorCode =
   | 'STATE_CONFLICT'
   | 'STORE_UNAVAILABLE'
   | 'MODULE_NOT_INSTALLED'
+  | 'WRITE_FAILED'
   | 'DISPOSED';
 
 /**

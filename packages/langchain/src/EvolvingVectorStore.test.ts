@@ -10,7 +10,7 @@ import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
 import { PGVectorStore } from '@langchain/community/vectorstores/pgvector';
 import { Document, type DocumentInterface } from '@langchain/core/documents';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EvomemEmbeddings } from './EvomemEmbeddings.js';
 import { EvolvingVectorStore } from './EvolvingVectorStore.js';
 
@@ -215,7 +215,11 @@ describe('EvolvingVectorStore over PGVectorStore (PGlite with pgvector)', () => 
     const half = Math.floor(turns.length / 2);
     await store.addDocuments(pgDocs(turns.slice(0, half)));
     await pool.query('DROP TABLE gone');
+    // PGVectorStore logs the failed insert to console.error before rethrowing it.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     await expect(store.addDocuments(pgDocs(turns.slice(half)))).rejects.toThrow(/"gone" does not exist/);
+    expect(logged).toHaveBeenCalled();
+    logged.mockRestore();
     expect((await store.memory.state('maya-theo'))!.turns).toBe(half);
 
     await store.inner.ensureTableInDatabase(encoder.dimensions);
@@ -246,7 +250,10 @@ describe('EvolvingVectorStore over PGVectorStore (PGlite with pgvector)', () => 
 
     // PGVectorStore inserts: without deleteBeforeAdd its primary key refuses the retry, and nothing commits.
     const inserting = await openPg('turns', state);
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     await expect(inserting.addDocuments(pgDocs(turns.slice(half)))).rejects.toThrow(/duplicate key/);
+    expect(logged).toHaveBeenCalled();
+    logged.mockRestore();
     await inserting.close();
 
     await store.addDocuments(pgDocs(turns.slice(half)));

@@ -59,7 +59,7 @@ describe('QueryAdapter', () => {
       await writeFile(join(dir, 'v2.json'), JSON.stringify({ ...json, version: 2 }));
       await expect(QueryAdapter.load(join(dir, 'v2.json'))).rejects.toThrow(/version 2.*Upgrade @evomem\/core/);
       await writeFile(join(dir, 'short.json'), JSON.stringify({ ...json, model: { ...json.model, dimensions: 5 } }));
-      await expect(QueryAdapter.load(join(dir, 'short.json'))).rejects.toThrow(/u holds 8 values; low-rank at 5 dimensions needs 10/);
+      await expect(QueryAdapter.load(join(dir, 'short.json'))).rejects.toThrow(/"query\.u" holds 8 values; low-rank at 5 dimensions needs 10/);
       await writeFile(join(dir, 'broken.json'), '{"format": "evomem-ad');
       await expect(QueryAdapter.load(join(dir, 'broken.json'))).rejects.toMatchObject({ code: 'STATE_INVALID' });
     } finally {

@@ -1,8 +1,11 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EvomemError } from '../errors.js';
 import { normalizeInPlace } from '../encoder/pooling.js';
-import type { EvolvingWeights } from '../memory/readOut.js';
+import { checkEvolvingWeights, type EvolvingWeights } from '../memory/readOut.js';
+import { FieldChecker, verifyChecksum, withChecksum } from '../util/fields.js';
+import { writeFileAtomic } from '../util/files.js';
+import { checkOptions, describeValue, is } from '../util/options.js';
 
 /** The file an adapter folder holds. */
 export const ADAPTER_FILE = 'adapter.json';
@@ -40,7 +43,13 @@ interface AdapterFileJson {
   query: { kind: 'low-rank'; rank: number; u: string; v: string } | { kind: 'linear'; matrix: string };
   evolving: EvolvingWeights | null;
   training: Record<string, unknown> | null;
+  /** SHA-256 of the rest (see `withChecksum`); files without one are read unchecked. */
+  checksum?: string;
 }
+
+const objectOrNull = is.anyOf(is.object, is.oneOf(null));
+const INIT_SPEC = { model: is.object, projection: is.object, evolving: objectOrNull, training: objectOrNull };
+const STATE_FIX = 'Train the adapter again (evomem train --out DIR) or restore the file.';
 
 /**
  * A trained projection applied to query embeddings of a frozen encoder (documents are left
@@ -59,17 +68,12 @@ export class QueryAdapter {
   readonly training: Record<string, unknown> | null;
 
   constructor(init: QueryAdapterInit) {
-    this.model = init.model;
-    this.projection = init.projection;
-    this.evolving = init.evolving ?? null;
+    checkOptions('new QueryAdapter', init, INIT_SPEC);
+    const checked = checkInit(init, new FieldChecker('QueryAdapter', 'Give finite weights of the declared shape (trainAdapter makes them).'));
+    this.model = checked.model;
+    this.projection = checked.projection;
+    this.evolving = checked.evolving;
     this.training = init.training ?? null;
-    const D = init.model.dimensions;
-    const p = init.projection;
-    const expected = p.kind === 'linear' ? [['matrix', p.matrix, D * D]] : [['u', p.u, D * p.rank], ['v', p.v, D * p.rank]];
-    for (const [name, values, n] of expected as [string, Float32Array, number][]) {
-      if (values.length !== n) throw new EvomemError('STATE_INVALID', `Adapter projection ${name} holds ${values.length} values; ${p.kind} at ${D} dimensions needs ${n}.`);
-    }
-    if (this.evolving && this.evolving.dimensions !== D) throw new EvomemError('STATE_INVALID', `Adapter evolving weights are ${this.evolving.dimensions}-d; the adapter is ${D}-d.`);
   }
 
   /** Trainable numbers in the query projection. */
@@ -106,49 +110,53 @@ export class QueryAdapter {
 
   /** Reads an adapter from its folder or its `adapter.json`. */
   static async load(path: string): Promise<QueryAdapter> {
+    if (typeof path !== 'string' || path === '') throw new EvomemError('INVALID_OPTION', `QueryAdapter.load takes the adapter's folder or adapter.json path, got ${describeValue(path)}.`);
     const file = await adapterFilePath(path);
-    let json: AdapterFileJson;
+    let json: unknown;
     try {
-      json = JSON.parse(await readFile(file, 'utf8')) as AdapterFileJson;
+      json = JSON.parse(await readFile(file, 'utf8'));
     } catch (error) {
       throw new EvomemError('STATE_INVALID', `${file} is not a readable adapter file: ${(error as Error).message}. Train one with evomem train --out DIR.`, { cause: error });
     }
     return QueryAdapter.fromJson(json, file);
   }
 
-  /** Parses the JSON form (`load` reads it from disk). */
+  /**
+   * Parses the JSON form (`load` reads it from disk), checking every field: format and
+   * version, the model, the projection's kind, rank and weights (base64 float32, finite, of
+   * the declared shape), the evolving weights, and the checksum. `source` names it in errors.
+   */
   static fromJson(json: unknown, source = 'adapter'): QueryAdapter {
-    const j = json as AdapterFileJson;
-    if (j?.format !== 'evomem-adapter') throw new EvomemError('STATE_INVALID', `${source} is not an evomem adapter (format ${JSON.stringify(j?.format)}).`);
-    if (j.version !== 1) throw new EvomemError('STATE_INVALID', `${source} is adapter format version ${j.version}; this @evomem/core reads version 1. Upgrade @evomem/core.`);
-    const m = j.model;
-    if (typeof m?.id !== 'string' || typeof m.fingerprint !== 'string' || !Number.isInteger(m.dimensions)) throw new EvomemError('STATE_INVALID', `${source}: model must give id, fingerprint and dimensions.`);
-    const q = j.query;
+    const check = new FieldChecker(source, STATE_FIX);
+    const j = json as Partial<Record<keyof AdapterFileJson, unknown>> | null | undefined;
+    if (typeof j !== 'object' || j === null || j.format !== 'evomem-adapter') throw new EvomemError('STATE_INVALID', `${source} is not an evomem adapter (format ${describeValue(j?.format)}).`);
+    if (j.version !== 1) throw new EvomemError('STATE_INVALID', `${source} is adapter format version ${describeValue(j.version)}; this @evomem/core reads version 1. Upgrade @evomem/core.`);
+    const q = check.object(j.query, 'query');
+    const weights = (field: 'u' | 'v' | 'matrix') => fromBase64(q[field], `query.${field}`, check);
     const projection: QueryProjection =
-      q?.kind === 'linear'
-        ? { kind: 'linear', matrix: fromBase64(q.matrix) }
-        : q?.kind === 'low-rank'
-          ? { kind: 'low-rank', rank: q.rank, u: fromBase64(q.u), v: fromBase64(q.v) }
+      q.kind === 'linear'
+        ? { kind: 'linear', matrix: weights('matrix') }
+        : q.kind === 'low-rank'
+          ? { kind: 'low-rank', rank: q.rank as number, u: weights('u'), v: weights('v') }
           : (() => {
-              throw new EvomemError('STATE_INVALID', `${source}: query projection kind must be low-rank or linear.`);
+              throw check.fail('query.kind', `must be "low-rank" or "linear", got ${describeValue(q.kind)}`);
             })();
-    try {
-      return new QueryAdapter({ model: m, projection, evolving: j.evolving ?? null, training: j.training ?? null });
-    } catch (error) {
-      throw new EvomemError('STATE_INVALID', `${source}: ${(error as Error).message}`, { cause: error });
-    }
+    const init = checkInit({ model: j.model as AdapterModel, projection, evolving: (j.evolving ?? null) as EvolvingWeights | null }, check, 'query');
+    if (j.training !== undefined && j.training !== null) check.object(j.training, 'training');
+    verifyChecksum(j as Record<string, unknown>, (why) => new EvomemError('STATE_INVALID', `${source} ${why}.`));
+    return new QueryAdapter({ ...init, training: (j.training ?? null) as Record<string, unknown> | null });
   }
 
   toJson(): AdapterFileJson {
     const p = this.projection;
-    return {
+    return withChecksum({
       format: 'evomem-adapter',
       version: 1,
       model: this.model,
       query: p.kind === 'linear' ? { kind: 'linear', matrix: toBase64(p.matrix) } : { kind: 'low-rank', rank: p.rank, u: toBase64(p.u), v: toBase64(p.v) },
       evolving: this.evolving,
       training: this.training,
-    };
+    } satisfies AdapterFileJson);
   }
 
   /**
@@ -158,10 +166,7 @@ export class QueryAdapter {
    */
   async save(path: string): Promise<string> {
     const file = path.endsWith('.json') ? path : join(path, ADAPTER_FILE);
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(this.toJson())}\n`);
-    await rename(tmp, file);
+    await writeFileAtomic(file, `${JSON.stringify(this.toJson())}\n`, 'the adapter');
     return file;
   }
 }
@@ -203,9 +208,47 @@ function toBase64(values: Float32Array): string {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
 }
 
-function fromBase64(text: string): Float32Array {
-  const bytes = Buffer.from(typeof text === 'string' ? text : '', 'base64');
+/**
+ * Float32 values from base64, refusing what is not whole float32s in base64. Validity is
+ * checked on the text, because Node's decoder skips characters it does not know.
+ */
+function fromBase64(text: unknown, field: string, check: FieldChecker): Float32Array {
+  if (typeof text !== 'string') throw check.fail(field, `must be float32 weights in base64, got ${describeValue(text)}`);
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw check.fail(field, 'is not valid base64 (cut short or damaged)');
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length % 4 !== 0) throw check.fail(field, `holds ${bytes.length} bytes, not whole float32 values (cut short or damaged)`);
   const out = new Float32Array(bytes.length / 4);
-  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  new Uint8Array(out.buffer).set(bytes);
   return out;
+}
+
+/**
+ * Checks an adapter's parts: the model, the projection (kind, rank, Float32Array weights of
+ * the model's shape, finite), the evolving weights (at the model's width). `prefix` is where
+ * the projection lives in the source (`projection` in memory, `query` in a file).
+ */
+function checkInit(init: QueryAdapterInit, check: FieldChecker, prefix = 'projection'): { model: AdapterModel; projection: QueryProjection; evolving: EvolvingWeights | null } {
+  const m = check.object(init.model, 'model');
+  const model: AdapterModel = {
+    id: check.value<string>(m.id, 'model.id', is.nonEmptyString),
+    fingerprint: check.value<string>(m.fingerprint, 'model.fingerprint', is.nonEmptyString),
+    dimensions: check.value<number>(m.dimensions, 'model.dimensions', is.int(1)),
+  };
+  const D = model.dimensions;
+  const p = check.object(init.projection, prefix) as Partial<Record<'kind' | 'rank' | 'u' | 'v' | 'matrix', unknown>>;
+  const floats = (field: 'u' | 'v' | 'matrix', n: number, shape: string): Float32Array => {
+    const values = p[field];
+    if (!(values instanceof Float32Array)) throw check.fail(`${prefix}.${field}`, `must be a Float32Array, got ${describeValue(values)}`);
+    check.weights(values, `${prefix}.${field}`, n, shape);
+    return values;
+  };
+  let projection: QueryProjection;
+  if (p.kind === 'linear') projection = { kind: 'linear', matrix: floats('matrix', D * D, `linear at ${D} dimensions`) };
+  else if (p.kind === 'low-rank') {
+    const rank = check.value<number>(p.rank, `${prefix}.rank`, is.int(1));
+    projection = { kind: 'low-rank', rank, u: floats('u', D * rank, `low-rank at ${D} dimensions`), v: floats('v', D * rank, `low-rank at ${D} dimensions`) };
+  } else throw check.fail(`${prefix}.kind`, `must be "low-rank" or "linear", got ${describeValue(p.kind)}`);
+  const evolving = init.evolving === undefined || init.evolving === null ? null : checkEvolvingWeights(init.evolving, check.source, undefined, { code: check.code, field: 'evolving' });
+  if (evolving && evolving.dimensions !== D) throw check.fail('evolving.dimensions', `is ${evolving.dimensions}; the adapter is ${D}-d`);
+  return { model, projection, evolving };
 }

@@ -135,7 +135,7 @@ describe('trainAdapter', () => {
     const bad = [{ ...groups[0]!, negativeIds: ['nope'] }];
     await expect(trainAdapter(encoder, { messages, groups: bad })).rejects.toThrow(/groups\[0\] \(query q0\) cites message "nope", which is not in messages/);
     await expect(trainAdapter(encoder, { messages, groups: [] })).rejects.toThrow(/no training groups/);
-    await expect(trainAdapter(encoder, { messages, groups }, { validationFraction: 1 })).rejects.toThrow(/validationFraction must be in \[0, 1\)/);
-    await expect(trainAdapter(encoder, { messages, groups }, { rank: 0 })).rejects.toThrow(/rank must be a positive integer/);
+    await expect(trainAdapter(encoder, { messages, groups }, { validationFraction: 1 })).rejects.toThrow(/'validationFraction' must be a number >= 0 and < 1/);
+    await expect(trainAdapter(encoder, { messages, groups }, { rank: 0 })).rejects.toThrow(/'rank' must be a positive integer/);
   });
 });

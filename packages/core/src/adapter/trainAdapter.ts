@@ -1,8 +1,9 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import { gateValue, matVec, type EvolvingWeights } from '../memory/readOut.js';
 import type { NegativeGroup, SamplerMessage } from '../sampler/HierarchicalNegativeSampler.js';
+import { checkOptions, is } from '../util/options.js';
 import { fnv1a, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
 import { dot } from '../util/vector.js';
 import { Adam } from './Adam.js';
@@ -114,6 +115,11 @@ export interface TrainingReport {
  */
 export async function trainAdapter(encoder: Encoder, data: AdapterTrainingData, options: TrainAdapterOptions = {}): Promise<{ adapter: QueryAdapter; report: TrainingReport }> {
   const o = resolveOptions(options);
+  // Not Array.isArray on the fields themselves: it would narrow their readonly types to any[].
+  const given = data as { messages?: unknown; groups?: unknown } | undefined;
+  if (!Array.isArray(given?.messages) || !Array.isArray(given.groups)) {
+    throw new EvomemError('INVALID_OPTION', 'trainAdapter takes { messages, groups }: the messages in conversation order and groups mined over them (HierarchicalNegativeSampler).');
+  }
   const D = encoder.dimensions;
   const rowOf = new Map(data.messages.map((m, i) => [m.id, i]));
   if (rowOf.size !== data.messages.length) throw new EvomemError('INVALID_OPTION', 'trainAdapter: message ids must be unique.');
@@ -246,8 +252,30 @@ export async function trainAdapter(encoder: Encoder, data: AdapterTrainingData, 
   return { adapter, report };
 }
 
+const positive = is.number(0, Infinity, true);
+const TRAIN_SPEC = {
+  projection: is.oneOf('low-rank', 'linear'),
+  rank: is.int(1),
+  temperature: positive,
+  queueSize: is.int(0),
+  duplicateThreshold: is.number(-1, 1),
+  batchSize: is.int(1),
+  maxEpochs: is.int(1),
+  learningRate: positive,
+  gateLearningRate: positive,
+  weightDecay: is.number(0),
+  validationFraction: { expect: 'a number >= 0 and < 1', test: (v: unknown) => typeof v === 'number' && v >= 0 && v < 1 },
+  patience: is.int(1),
+  seed: is.int(0),
+  evolving: is.anyOf(is.boolean, is.object),
+  onProgress: is.function,
+  signal: is.instance(AbortSignal),
+};
+
 function resolveOptions(options: TrainAdapterOptions) {
-  const o = {
+  checkOptions('trainAdapter', options, TRAIN_SPEC);
+  const evolving = options.evolving === true ? {} : options.evolving || undefined;
+  return {
     projection: options.projection ?? 'low-rank',
     rank: options.rank ?? 16,
     temperature: options.temperature ?? 0.02,
@@ -261,20 +289,10 @@ function resolveOptions(options: TrainAdapterOptions) {
     validationFraction: options.validationFraction ?? 0.1,
     patience: options.patience ?? 3,
     seed: options.seed ?? 1,
-    evolving: options.evolving === true ? {} : options.evolving || undefined,
+    evolving: evolving && checkEvolvingOptions<Omit<EvolvingOptions, 'onWarning'>>('trainAdapter evolving', evolving),
     onProgress: options.onProgress,
     signal: options.signal,
   };
-  const check = (ok: boolean, what: string) => {
-    if (!ok) throw new EvomemError('INVALID_OPTION', `trainAdapter: ${what}`);
-  };
-  check(o.projection === 'low-rank' || o.projection === 'linear', `projection must be 'low-rank' or 'linear', got ${JSON.stringify(o.projection)}.`);
-  for (const name of ['rank', 'batchSize', 'maxEpochs', 'patience'] as const) check(Number.isInteger(o[name]) && o[name] >= 1, `${name} must be a positive integer, got ${o[name]}.`);
-  check(Number.isInteger(o.queueSize) && o.queueSize >= 0, `queueSize must be a whole number (0 turns the queue off), got ${o.queueSize}.`);
-  for (const name of ['temperature', 'learningRate', 'gateLearningRate'] as const) check(o[name] > 0, `${name} must be positive, got ${o[name]}.`);
-  check(o.weightDecay >= 0, `weightDecay must be >= 0, got ${o.weightDecay}.`);
-  check(o.validationFraction >= 0 && o.validationFraction < 1, `validationFraction must be in [0, 1), got ${o.validationFraction}.`);
-  return o;
 }
 
 function initialProjection(o: ReturnType<typeof resolveOptions>, D: number, random: () => number): QueryProjection {

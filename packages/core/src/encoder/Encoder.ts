@@ -1,95 +1,20 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { QueryAdapter, type AdapterModel } from '../adapter/QueryAdapter.js';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { EvomemError } from '../errors.js';
+import { describeValue } from '../util/options.js';
+import { isBlank } from '../util/text.js';
 import { BatchScheduler } from './BatchScheduler.js';
-import { isHubId, resolveHubModel, type DownloadProgress } from './hub.js';
-import { readModelFolder, type ModelDtype, type ModelFolder, type PoolingMode } from './modelFolder.js';
+import { checkEmbedOptions, checkEncoderOptions, resolveMaxLength, type BatchTrace, type EmbedOptions, type EncoderOptions } from './encoderOptions.js';
+import { locateModel } from './locateModel.js';
+import { readModelFolder, type ModelFolder, type PoolingMode } from './modelFolder.js';
 import { normalizeInPlace, poolTokens } from './pooling.js';
 import { loadOrt, openSession, type Device } from './session.js';
 import { TextTokenizer, type OverflowPolicy, type TokenRow } from './TextTokenizer.js';
 
-export interface EncoderOptions {
-  /**
-   * A model folder path, or a Hugging Face model id (downloaded to the cache on first use).
-   * @default the offline default model from `@evomem/model-use-lite`
-   */
-  model?: string;
-  /** Where inference runs. `auto` tries CUDA, then CPU with one warning. @default 'auto' */
-  device?: Device;
-  /** GPU ordinal when running on CUDA. @default 0 */
-  deviceId?: number;
-  /** Threads onnxruntime uses per operator. @default all available cores */
-  threads?: number;
-  /** Which ONNX weights to load (`model.onnx`, `model_quantized.onnx`, ...). @default 'fp32' */
-  dtype?: ModelDtype;
-  /** An explicit graph file inside the model folder; overrides `dtype`. */
-  modelFile?: string;
-  /** Longest input in tokens, special tokens included. @default from the model's configs (sentence-transformers' max_seq_length, else model_max_length) */
-  maxLength?: number;
-  /**
-   * Inputs over `maxLength` tokens: `truncate` keeps the head (special tokens kept), `error`
-   * throws naming the input, `chunk` embeds every window and averages them by token count.
-   * @default 'truncate'
-   */
-  overflow?: OverflowPolicy;
-  /** Pooling of token states. @default from 1_Pooling/config.json, else 'mean' */
-  pooling?: PoolingMode;
-  /** Scale every vector to unit length. @default true */
-  normalize?: boolean;
-  /** Keep only the first N dimensions (Matryoshka models), renormalized when `normalize`. @default the model's width */
-  dimensions?: number;
-  /** Text put before each query by `embedQuery`. @default the model's declared query prompt, else a known one for its family (bge, e5), else none */
-  queryPrompt?: string;
-  /** Text put before each document by `embedDocuments`. @default the model's declared document prompt, else a known one for its family, else none */
-  documentPrompt?: string;
-  /**
-   * Most padded tokens in one model call. On CPU, throughput is flat from 1,024 to 16,384
-   * tokens while memory and latency grow with the batch (measured by `pnpm bench:encoder`),
-   * so batches stay small; GPUs need wide batches to fill their cores.
-   * @default 1024 on CPU, 8192 on GPU
-   */
-  maxBatchTokens?: number;
-  /** Most texts in one model call. @default 256 */
-  maxBatchSize?: number;
-  /** Hub revision (branch, tag, commit) for model ids. @default 'main' */
-  revision?: string;
-  /** Local model cache. @default $EVOMEM_CACHE, else ~/.cache/evomem */
-  cacheDir?: string;
-  /** Refuse to download; use the cache or fail with where to put the files. @default HF_HUB_OFFLINE=1 or EVOMEM_OFFLINE=1 */
-  offline?: boolean;
-  /** Hub address. @default $HF_ENDPOINT, else https://huggingface.co */
-  hubEndpoint?: string;
-  /** Hub access token. @default $HF_TOKEN */
-  token?: string;
-  /** Download progress for hub models. */
-  onProgress?: (progress: DownloadProgress) => void;
-  /** Called after every model call with its shape and duration, for tracing and benchmarks. */
-  onBatch?: (batch: BatchTrace) => void;
-  /**
-   * A trained query adapter (`trainAdapter`, `evomem train`): its folder, its file, or a
-   * loaded `QueryAdapter`. `embedQuery` returns projected queries; documents are unchanged.
-   * Loading fails when it was trained on another model or dimension.
-   */
-  adapter?: string | QueryAdapter;
-}
-
-/** One model call, as reported to `onBatch`. */
-export interface BatchTrace {
-  rows: number;
-  /** Padded sequence length of the call. */
-  seqLen: number;
-  /** Wall time of the onnxruntime run, in milliseconds. */
-  ms: number;
-}
-
-export interface EmbedOptions {
-  /** Cancels this call: it rejects with the signal's reason and its queued texts are skipped. */
-  signal?: AbortSignal;
-}
+export type { BatchTrace, EmbedOptions, EncoderOptions } from './encoderOptions.js';
+export { DEFAULT_MODEL_PACKAGE } from './locateModel.js';
 
 /** Counters of the work done so far, for tuning and benchmarks. */
 export interface EncoderStats {
@@ -170,6 +95,7 @@ export class Encoder {
     width: number;
     options: EncoderOptions;
     modelName: string;
+    maxLength: number;
   }) {
     const { folder, session, options } = init;
     this.modelPath = folder.dir;
@@ -179,7 +105,7 @@ export class Encoder {
     this.#session = session;
     this.#tokenizer = init.tokenizer;
     this.#width = init.width;
-    this.maxLength = options.maxLength ?? folder.maxLength;
+    this.maxLength = init.maxLength;
     this.#overflow = options.overflow ?? 'truncate';
     this.#normalize = options.normalize ?? true;
     this.pooling = options.pooling ?? folder.pooling ?? 'mean';
@@ -199,7 +125,7 @@ export class Encoder {
 
   /** Loads a model (local folder, hub id, or the offline default) and opens its session. */
   static async load(options: EncoderOptions = {}): Promise<Encoder> {
-    validateOptions(options);
+    checkEncoderOptions(options);
     const { dir, name } = await locateModel(options);
     const folder = await readModelFolder(dir, {
       ...(options.dtype ? { dtype: options.dtype } : {}),
@@ -209,10 +135,10 @@ export class Encoder {
     try {
       tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig);
     } catch (error) {
-      throw new EvomemError('MODEL_FILE_INVALID', `${dir}/tokenizer.json could not be loaded as a Hugging Face tokenizer: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const why = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+      throw new EvomemError('MODEL_FILE_INVALID', `${dir}/tokenizer.json could not be loaded as a Hugging Face tokenizer: ${why}`, { cause: error });
     }
+    const maxLength = resolveMaxLength(options.maxLength, folder, tokenizer.specialCount);
     const { session, device } = await openSession(folder.onnxPath, {
       device: options.device ?? 'auto',
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
@@ -227,7 +153,7 @@ export class Encoder {
       await session.release();
       throw new EvomemError('INVALID_OPTION', `dimensions ${options.dimensions} exceeds the model's width ${width}.`);
     }
-    const encoder = new Encoder({ folder, session, device, tokenizer, width, options, modelName: name });
+    const encoder = new Encoder({ folder, session, device, tokenizer, width, options, modelName: name, maxLength });
     if (options.adapter === undefined) return encoder;
     try {
       const adapter = typeof options.adapter === 'string' ? await QueryAdapter.load(options.adapter) : options.adapter;
@@ -262,23 +188,24 @@ export class Encoder {
 
   /** Embeds texts as they are, with no prompt. One vector per text, in input order. */
   async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return rowsOf(await this.embedMatrix(texts, options));
+    return rowsOf(await this.#embed(texts, '', options, 'Encoder.embed'));
   }
 
   /** Embeds texts to be searched (memories, documents), with the model's document prompt. */
   async embedDocuments(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return rowsOf(await this.#embed(texts, this.documentPrompt, options));
+    return rowsOf(await this.#embed(texts, this.documentPrompt, options, 'Encoder.embedDocuments'));
   }
 
   /** Embeds one search query with the model's query prompt, projected by the adapter when one is loaded. */
   async embedQuery(text: string, options: EmbedOptions = {}): Promise<Float32Array> {
-    const [vector] = rowsOf(await this.#embed([text], this.queryPrompt, options, 'embedQuery(text)'));
+    if (typeof text !== 'string') throw new EvomemError('INVALID_OPTION', `Encoder.embedQuery takes one text (a string), got ${describeValue(text)}.`);
+    const [vector] = rowsOf(await this.#embed([text], this.queryPrompt, options, 'Encoder.embedQuery'));
     return this.#adapter ? this.#adapter.apply(vector!, this.#normalize) : vector!;
   }
 
   /** Like `embed`, returning one contiguous row-major matrix for bulk work. */
   embedMatrix(texts: readonly string[], options: EmbedOptions = {}): Promise<EmbeddingMatrix> {
-    return this.#embed(texts, '', options);
+    return this.#embed(texts, '', options, 'Encoder.embedMatrix');
   }
 
   /** A snapshot of the work done so far. */
@@ -286,9 +213,10 @@ export class Encoder {
     return { ...this.#stats };
   }
 
-  /** Number of tokens `text` becomes, special tokens included, before truncation. */
+  /** Number of tokens `text` becomes, special tokens included, before truncation (a blank text counts as empty). */
   countTokens(text: string): number {
-    return this.#tokenizer.ids(text).length + this.#tokenizer.specialCount;
+    if (typeof text !== 'string') throw new EvomemError('INVALID_OPTION', `Encoder.countTokens takes a string, got ${describeValue(text)}.`);
+    return this.#tokenizer.ids(isBlank(text) ? '' : text).length + this.#tokenizer.specialCount;
   }
 
   /** Frees the onnxruntime session. Later calls reject. */
@@ -298,17 +226,21 @@ export class Encoder {
     await this.#session.release();
   }
 
-  async #embed(texts: readonly string[], prompt: string, options: EmbedOptions, label?: string): Promise<EmbeddingMatrix> {
+  /**
+   * Tokenizes and embeds `texts` after `prompt`. A blank text (white space only) is embedded
+   * as the empty text, so every blank text gives one vector whatever the tokenizer makes of
+   * white space. `where` names the method in errors.
+   */
+  async #embed(texts: readonly string[], prompt: string, options: EmbedOptions, where: string): Promise<EmbeddingMatrix> {
     if (this.#disposed) throw new EvomemError('DISPOSED', 'This Encoder was disposed; load a new one with Encoder.load().');
-    if (!Array.isArray(texts)) throw new TypeError(`texts must be an array of strings, got ${describe(texts)}.`);
+    if (!Array.isArray(texts)) throw new EvomemError('INVALID_OPTION', `${where} takes an array of strings, got ${describeValue(texts)}.`);
+    checkEmbedOptions(where, options);
     const rows: TokenRow[] = [];
     const target: number[] = [];
     const weight: number[] = [];
     texts.forEach((text, index) => {
-      if (typeof text !== 'string') {
-        throw new TypeError(`${label ?? `texts[${index}]`} must be a string, got ${describe(text)}.`);
-      }
-      const chunks = this.#tokenizer.encode(prompt + text, this.maxLength, this.#overflow, index);
+      if (typeof text !== 'string') throw new EvomemError('INVALID_OPTION', `${where}: texts[${index}] must be a string, got ${describeValue(text)}.`);
+      const chunks = this.#tokenizer.encode(prompt + (isBlank(text) ? '' : text), this.maxLength, this.#overflow, index);
       for (const chunk of chunks) {
         rows.push(chunk);
         target.push(index);
@@ -372,40 +304,6 @@ function rowsOf(matrix: EmbeddingMatrix): Float32Array[] {
   return Array.from({ length: matrix.rows }, (_, r) => matrix.data.subarray(r * matrix.dimensions, (r + 1) * matrix.dimensions));
 }
 
-/** Finds the model folder: an explicit path, a hub id (cached or downloaded), or the offline default. */
-async function locateModel(options: EncoderOptions): Promise<{ dir: string; name: string }> {
-  const model = options.model;
-  if (model === undefined) {
-    let defaultModel: { modelPath: string };
-    try {
-      defaultModel = (await import(DEFAULT_MODEL_PACKAGE)) as { modelPath: string };
-    } catch (error) {
-      throw new EvomemError(
-        'MODEL_NOT_INSTALLED',
-        `No model given and the offline default model package is not installed. Install it (npm i ${DEFAULT_MODEL_PACKAGE}), ` +
-          `or pass model: a local ONNX model folder or a Hugging Face id such as "Xenova/all-MiniLM-L6-v2".`,
-        { cause: error },
-      );
-    }
-    return { dir: defaultModel.modelPath, name: DEFAULT_MODEL_PACKAGE };
-  }
-  const isLocal = (await stat(model).catch(() => undefined)) !== undefined;
-  if (isLocal || !isHubId(model)) return { dir: model, name: basename(model) };
-  const dir = await resolveHubModel(model, {
-    ...(options.revision !== undefined ? { revision: options.revision } : {}),
-    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    ...(options.offline !== undefined ? { offline: options.offline } : {}),
-    ...(options.hubEndpoint !== undefined ? { endpoint: options.hubEndpoint } : {}),
-    ...(options.token !== undefined ? { token: options.token } : {}),
-    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
-  });
-  return { dir, name: model };
-}
-
-/** The package whose model folder is used when no model is given. */
-export const DEFAULT_MODEL_PACKAGE = '@evomem/model-use-lite';
-
 /** Runs one short input to learn the output width and to prove the graph runs. */
 async function probeWidth(session: InferenceSession, tokenizer: TextTokenizer, path: string): Promise<number> {
   const ort = await loadOrt();
@@ -425,26 +323,4 @@ async function probeWidth(session: InferenceSession, tokenizer: TextTokenizer, p
       cause: error,
     });
   }
-}
-
-function validateOptions(options: EncoderOptions): void {
-  const positiveInt = (name: keyof EncoderOptions) => {
-    const v = options[name];
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
-      throw new EvomemError('INVALID_OPTION', `${name} must be a positive integer, got ${JSON.stringify(v)}.`);
-    }
-  };
-  for (const name of ['threads', 'maxLength', 'dimensions', 'maxBatchTokens', 'maxBatchSize'] as const) positiveInt(name);
-  if (options.overflow !== undefined && !['truncate', 'error', 'chunk'].includes(options.overflow)) {
-    throw new EvomemError('INVALID_OPTION', `overflow must be 'truncate', 'error' or 'chunk', got ${JSON.stringify(options.overflow)}.`);
-  }
-  if (options.pooling !== undefined && !['mean', 'cls', 'lastToken'].includes(options.pooling)) {
-    throw new EvomemError('INVALID_OPTION', `pooling must be 'mean', 'cls' or 'lastToken', got ${JSON.stringify(options.pooling)}.`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
 }

@@ -4,6 +4,8 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EvomemError } from '../errors.js';
+import { fileError, isFileSystemError, writingTo } from '../util/files.js';
+import { checkOptions, describeValue, is } from '../util/options.js';
 import { ONNX_FILE_BY_DTYPE, type ModelDtype } from './modelFolder.js';
 
 /** Progress of one file download. `total` is undefined when the server does not say. */
@@ -32,7 +34,20 @@ export interface HubOptions {
   signal?: AbortSignal;
 }
 
+const HUB_SPEC = {
+  revision: is.nonEmptyString,
+  cacheDir: is.nonEmptyString,
+  offline: is.boolean,
+  endpoint: is.nonEmptyString,
+  token: is.string,
+  dtype: is.oneOf(...Object.keys(ONNX_FILE_BY_DTYPE)),
+  onProgress: is.function,
+  signal: { expect: 'an AbortSignal', test: (v: unknown) => v instanceof AbortSignal },
+};
+
 const MANIFEST = '.evomem-manifest.json';
+/** How a failed write in the cache is told, with where the cache can go instead. */
+const CACHE_ACTION = 'write the model cache (move it with the cacheDir option or EVOMEM_CACHE) at';
 const REQUIRED = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
 const OPTIONAL = [
   'special_tokens_map.json',
@@ -59,6 +74,8 @@ export function hubCacheFolder(id: string, options: Pick<HubOptions, 'cacheDir' 
  * the hub's sha256 for LFS files and git blob sha1 for the rest).
  */
 export async function resolveHubModel(id: string, options: HubOptions = {}): Promise<string> {
+  checkOptions('resolveHubModel', options, HUB_SPEC);
+  if (typeof id !== 'string' || !isHubId(id)) throw new EvomemError('INVALID_OPTION', `resolveHubModel takes a hub model id such as "Xenova/all-MiniLM-L6-v2", got ${describeValue(id)}.`);
   const folder = hubCacheFolder(id, options);
   const dtype = options.dtype ?? 'fp32';
   const manifest = await readManifest(folder);
@@ -82,7 +99,7 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   const fetchFile = (file: string, required: boolean) =>
     downloadFile({ model: id, file, url: url(file), dest: join(folder, file), headers, required, options });
 
-  await mkdir(folder, { recursive: true });
+  await writingTo(folder, CACHE_ACTION, () => mkdir(folder, { recursive: true }));
   for (const file of REQUIRED) await fetchFile(file, true);
   for (const file of OPTIONAL) await fetchFile(file, false);
   const onnxName = ONNX_FILE_BY_DTYPE[dtype];
@@ -104,7 +121,7 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   await fetchFile(`${onnxFile}_data`, false);
   const previous = manifest?.dtypes ?? [];
   const next: Manifest = { id, revision, dtypes: [...new Set([...previous, dtype])], completedAt: new Date().toISOString() };
-  await writeFile(join(folder, MANIFEST), JSON.stringify(next, null, 2));
+  await writingTo(join(folder, MANIFEST), CACHE_ACTION, () => writeFile(join(folder, MANIFEST), JSON.stringify(next, null, 2)));
   return folder;
 }
 
@@ -167,7 +184,7 @@ async function downloadFile(request: DownloadRequest): Promise<boolean> {
   const total = sizeHeader ? Number(sizeHeader) : undefined;
 
   const partial = `${dest}.incomplete`;
-  await mkdir(dirname(dest), { recursive: true });
+  await writingTo(dest, CACHE_ACTION, () => mkdir(dirname(dest), { recursive: true }));
   let start = (await stat(partial).catch(() => undefined))?.size ?? 0;
   if (total !== undefined && start > total) {
     await rm(partial, { force: true });
@@ -193,7 +210,7 @@ async function downloadFile(request: DownloadRequest): Promise<boolean> {
     let loaded = start;
     // Each chunk is on disk before the next is read, so a broken transfer resumes from
     // every byte that arrived.
-    const file = await open(partial, start > 0 ? 'a' : 'w');
+    const file = await writingTo(partial, CACHE_ACTION, () => open(partial, start > 0 ? 'a' : 'w'));
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         await file.write(chunk);
@@ -202,6 +219,7 @@ async function downloadFile(request: DownloadRequest): Promise<boolean> {
       }
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
+      if (isFileSystemError(error)) throw fileError(error, partial, CACHE_ACTION);
       throw fail(`the transfer broke off at byte ${loaded} (${(error as Error).message}). Run again to resume.`, error);
     } finally {
       await file.close();
@@ -212,7 +230,7 @@ async function downloadFile(request: DownloadRequest): Promise<boolean> {
   }
 
   await verify(partial, etag, file, model);
-  await rename(partial, dest);
+  await writingTo(dest, CACHE_ACTION, () => rename(partial, dest));
   return true;
 }
 

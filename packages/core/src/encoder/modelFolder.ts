@@ -32,8 +32,10 @@ export interface ModelFolder {
   pooling?: PoolingMode;
   /** Prompts declared by `config_sentence_transformers.json`, if present. */
   prompts: { query?: string; document?: string };
-  /** Longest input in tokens the model supports, from the folder's configs. */
+  /** Longest input in tokens the model is used with by default, from the folder's configs. */
   maxLength: number;
+  /** Longest input in tokens the model can take, and the config that says so; undefined when no config does. */
+  lengthLimit?: { tokens: number; source: string };
 }
 
 /**
@@ -70,6 +72,8 @@ export async function readModelFolder(dir: string, options: { dtype?: ModelDtype
   }
 
   const folder: ModelFolder = { dir, onnxPath, tokenizerJson, tokenizerConfig, config, prompts, maxLength: maxLengthOf(config, tokenizerConfig, sbertConfig) };
+  const limit = lengthLimitOf(config, tokenizerConfig);
+  if (limit) folder.lengthLimit = limit;
   const pooling = poolingConfig ? poolingOf(poolingConfig, dir) : undefined;
   if (pooling) folder.pooling = pooling;
   return folder;
@@ -80,13 +84,26 @@ export async function readModelFolder(dir: string, options: { dtype?: ModelDtype
  * `model_max_length` (often a 1e30 sentinel) capped by the position table applies.
  */
 function maxLengthOf(config: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, sbert?: Record<string, unknown>): number {
-  const positive = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
   const fromSbert = positive(sbert?.max_seq_length);
   if (fromSbert) return fromSbert;
-  const limits = [positive(tokenizerConfig.model_max_length), positive(config.max_position_embeddings)].filter(
-    (v): v is number => v !== undefined && v < 1e6,
-  );
-  return limits.length ? Math.min(...limits) : 512;
+  return lengthLimitOf(config, tokenizerConfig)?.tokens ?? 512;
+}
+
+/**
+ * The smaller of the position table (`max_position_embeddings`: longer inputs index past
+ * it) and the tokenizer's `model_max_length` (RoBERTa-style tables hold 2 more rows than
+ * usable positions; the tokenizer's limit says so). The 1e30 "no limit" sentinel is skipped.
+ */
+function lengthLimitOf(config: Record<string, unknown>, tokenizerConfig: Record<string, unknown>): { tokens: number; source: string } | undefined {
+  const limits = [
+    { tokens: positive(tokenizerConfig.model_max_length), source: 'model_max_length in tokenizer_config.json' },
+    { tokens: positive(config.max_position_embeddings), source: 'max_position_embeddings in config.json' },
+  ].filter((l): l is { tokens: number; source: string } => l.tokens !== undefined && l.tokens < 1e6);
+  return limits.sort((a, b) => a.tokens - b.tokens)[0];
+}
+
+function positive(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 function poolingOf(config: Record<string, unknown>, dir: string): PoolingMode {

@@ -5,8 +5,19 @@ import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { EvomemError } from '../errors.js';
 
-/** Where inference runs. `auto` tries CUDA, then falls back to CPU with one warning. */
+/**
+ * Where inference runs. `auto` uses CUDA where an NVIDIA GPU and the CUDA build of
+ * onnxruntime-node are both present, else the CPU.
+ */
 export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+
+/** What `auto` asks about the machine. Tests pass their own. */
+export interface DeviceProbe {
+  /** An NVIDIA GPU and its driver are present. */
+  nvidiaGpu(): boolean;
+  /** onnxruntime-node's CUDA provider library is installed. */
+  cudaProvider(): boolean;
+}
 
 export interface SessionSettings {
   device: Device;
@@ -14,6 +25,8 @@ export interface SessionSettings {
   threads?: number;
   /** GPU ordinal for `cuda`. */
   deviceId?: number;
+  /** @default the real machine: {@link nvidiaGpuPresent} and {@link cudaProviderInstalled} */
+  probe?: DeviceProbe;
 }
 
 export interface OpenedSession {
@@ -38,9 +51,11 @@ const GPU_INSTALL =
 let warnedFallback = false;
 
 /**
- * True when onnxruntime-node's CUDA provider library is installed beside its binding (the
- * default install has only the CPU and WebGPU providers). Checked before `auto` tries CUDA
- * because a failed attempt makes onnxruntime print an error log of its own.
+ * True when onnxruntime-node's CUDA provider library is installed beside its binding. Its
+ * install script downloads it on Linux x64; pnpm 10 (which runs no install script unless
+ * allowed) and `ONNXRUNTIME_NODE_INSTALL=skip` leave the CPU and WebGPU providers alone.
+ * Checked before CUDA is tried, because a failed attempt makes onnxruntime print an error
+ * log of its own (`Failed to load library libonnxruntime_providers_shared.so`).
  */
 export function cudaProviderInstalled(): boolean {
   try {
@@ -54,8 +69,36 @@ export function cudaProviderInstalled(): boolean {
 }
 
 /**
+ * True when the machine has an NVIDIA GPU with its driver, found by the files the driver
+ * installs (no process is started): the kernel module's `/proc/driver/nvidia/version` or
+ * `/dev/nvidia0`, or WSL's `libcuda.so`. Linux only: onnxruntime-node has a CUDA build for
+ * Linux x64 alone, so elsewhere a GPU changes nothing evomem does.
+ */
+export function nvidiaGpuPresent(): boolean {
+  if (process.platform !== 'linux') return false;
+  return ['/proc/driver/nvidia/version', '/dev/nvidia0', '/usr/lib/wsl/lib/libcuda.so'].some((path) => existsSync(path));
+}
+
+const machine: DeviceProbe = {
+  nvidiaGpu: () => process.arch === 'x64' && nvidiaGpuPresent(),
+  cudaProvider: cudaProviderInstalled,
+};
+
+/** One line, once per process: only a machine with a GPU that evomem leaves idle hears about it. */
+function warnCpuFallback(reason: string): void {
+  if (warnedFallback) return;
+  warnedFallback = true;
+  process.emitWarning(`evomem runs on CPU: ${reason}. For the GPU, see "GPU" in the @evomem/core README; device: 'cpu' silences this.`, {
+    code: 'EVOMEM_CUDA_FALLBACK',
+  });
+}
+
+/**
  * Opens an onnxruntime session. Settings, and why:
- * - `graphOptimizationLevel: 'all'`: layout and fusion passes (FusedMatMul, BiasGelu on BERT graphs).
+ * - `graphOptimizationLevel: 'all'`: onnxruntime's fusion passes. On the BERT graphs they
+ *   fuse the FFN's bias add and Erf-GELU into BiasGelu and the scaled QK^T into FusedMatMul;
+ *   the other bias adds, the residual adds and the transposes stay separate (the optimized
+ *   graph's node counts are in bench/results/encoder.json, operatorShares).
  * - `executionMode: 'sequential'`, `interOpNumThreads: 1`: encoder graphs are one chain of
  *   operators; parallel branches only steal cores from the intra-op GEMMs.
  * - `intraOpNumThreads`: all cores by default; set `threads` when sharing the machine.
@@ -80,11 +123,16 @@ export async function openSession(modelPath: string, settings: SessionSettings):
   const open = (providers: InferenceSession.SessionOptions['executionProviders']) =>
     ort.InferenceSession.create(modelPath, { ...base, executionProviders: providers });
   const cuda = [{ name: 'cuda' as const, deviceId: settings.deviceId ?? 0 }];
+  const probe = settings.probe ?? machine;
+  const onCpu = async (): Promise<OpenedSession> => ({ session: await open(['cpu']).catch((e) => rethrowModel(modelPath, e)), device: 'cpu' });
 
   switch (settings.device) {
     case 'cpu':
-      return { session: await open(['cpu']).catch((e) => rethrowModel(modelPath, e)), device: 'cpu' };
+      return onCpu();
     case 'cuda':
+      if (!probe.cudaProvider()) {
+        throw deviceError('cuda', modelPath, new Error('the CUDA build of onnxruntime-node is not installed'), GPU_INSTALL);
+      }
       try {
         return { session: await open(cuda), device: 'cuda' };
       } catch (error) {
@@ -97,19 +145,16 @@ export async function openSession(modelPath: string, settings: SessionSettings):
         throw deviceError('webgpu', modelPath, error, 'WebGPU needs a GPU with Vulkan drivers; use device: "cpu" or "cuda" instead.');
       }
     case 'auto': {
+      if (!probe.nvidiaGpu()) return onCpu();
+      if (!probe.cudaProvider()) {
+        warnCpuFallback('an NVIDIA GPU is present, but the CUDA build of onnxruntime-node is not installed');
+        return onCpu();
+      }
       try {
-        if (!cudaProviderInstalled()) throw new Error('the CUDA provider of onnxruntime-node is not installed');
         return { session: await open(cuda), device: 'cuda' };
       } catch (cudaError) {
-        const session = await open(['cpu']).catch((e) => rethrowModel(modelPath, e));
-        if (!warnedFallback) {
-          warnedFallback = true;
-          process.emitWarning(
-            `CUDA is not available (${firstLine(cudaError)}); evomem runs on CPU. ${GPU_INSTALL} Pass device: 'cpu' to skip the CUDA attempt and this warning.`,
-            { code: 'EVOMEM_CUDA_FALLBACK' },
-          );
-        }
-        return { session, device: 'cpu' };
+        warnCpuFallback(`CUDA did not start (${firstLine(cudaError)})`);
+        return onCpu();
       }
     }
     default:

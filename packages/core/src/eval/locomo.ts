@@ -1,3 +1,4 @@
+import { checkOptions, is } from '../util/options.js';
 import { parseDialogueDate } from './dates.js';
 import type { EvalCorpus, EvalDataset, EvalQuestion, EvalUnit, UnitKind } from './types.js';
 import { readJsonFile, Where } from './validate.js';
@@ -24,6 +25,7 @@ export function normalizeDiaId(id: string): string | undefined {
  * the turn that supports them. Evidence lists like "D8:6; D9:17" are split.
  */
 export async function readLocomo(file: string, options: LocomoOptions = {}): Promise<EvalDataset> {
+  checkOptions('readLocomo', options, { unit: is.oneOf('turn', 'session', 'observation'), includeAdversarial: is.boolean });
   const unit = options.unit ?? 'turn';
   const root = new Where(file, '$');
   const samples = root.array(await readJsonFile(file));

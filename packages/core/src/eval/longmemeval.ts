@@ -1,3 +1,4 @@
+import { checkOptions, is } from '../util/options.js';
 import { parseDialogueDate } from './dates.js';
 import type { EvalCorpus, EvalDataset, EvalUnit } from './types.js';
 import { readJsonFile, Where } from './validate.js';
@@ -16,6 +17,7 @@ export interface LongMemEvalOptions {
  * turns marked `has_answer` (turn units) or `answer_session_ids` (session units).
  */
 export async function readLongMemEval(file: string, options: LongMemEvalOptions = {}): Promise<EvalDataset> {
+  checkOptions('readLongMemEval', options, { unit: is.oneOf('turn', 'session'), includeAbstention: is.boolean });
   const unit = options.unit ?? 'turn';
   const root = new Where(file, '$');
   const skipped: Record<string, number> = {};

@@ -1,5 +1,8 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { EvomemError } from '../errors.js';
+import { parseTime, TIME_FORMATS } from '../util/dates.js';
+import { fileError } from '../util/files.js';
+import { checkOptions, is } from '../util/options.js';
 import type { EvalCorpus, EvalDataset, EvalUnit, UnitKind } from './types.js';
 import { Where } from './validate.js';
 
@@ -23,7 +26,9 @@ export interface MemoryLogRecord {
 /** Appends one record as a JSON line; an append never rewrites earlier lines. */
 export async function appendMemoryLog(file: string, record: Omit<MemoryLogRecord, 'format' | 'version'>): Promise<void> {
   const line: MemoryLogRecord = { format: 'evomem-memory-log', version: 1, ...record };
-  await appendFile(file, `${JSON.stringify(line)}\n`);
+  await appendFile(file, `${JSON.stringify(line)}\n`).catch((error: unknown) => {
+    throw fileError(error, file, 'append to the memory log');
+  });
 }
 
 /** Whether the text starts like a memory log (a JSON line with its format tag). */
@@ -39,6 +44,7 @@ export function looksLikeMemoryLog(text: string): boolean {
  * nothing new and is skipped, counted in `skipped`.
  */
 export async function readMemoryLog(file: string, options: { unit?: UnitKind } = {}): Promise<EvalDataset> {
+  checkOptions('readMemoryLog', options, { unit: is.oneOf('turn', 'session', 'observation') });
   const unit = options.unit ?? 'turn';
   if (unit === 'observation') throw new EvomemError('INVALID_OPTION', `${file} is a memory log: its units are turns or sessions (its memories are the queries).`);
   let text: string;
@@ -71,12 +77,12 @@ export async function readMemoryLog(file: string, options: { unit?: UnitKind } =
     const corpus = byUser.get(user) ?? { id: user, units: [], questions: [], sessions: 0 };
     byUser.set(user, corpus);
     const session = ++corpus.sessions;
-    const time = typeof record.time === 'string' ? record.time.replace(/Z$|[+-]\d\d:\d\d$/, '') : undefined;
     const turns = where.at('turns').array(record.turns).map((t, i) => {
       const tw = where.at('turns').at(i);
       const turn = tw.object(t);
       return { speaker: tw.at('speaker').string(turn.speaker), text: tw.at('text').string(turn.text) };
     });
+    const time = readTime(where, record.time);
     const keys = turns.map((t, i) => {
       const u: EvalUnit = { key: `D${session}:${i + 1}`, text: `${t.speaker}: ${t.text}`, speaker: t.speaker, session: String(session) };
       if (time) u.dateTime = time;
@@ -112,4 +118,15 @@ export async function readMemoryLog(file: string, options: { unit?: UnitKind } =
   const corpora = [...byUser.values()].map(({ sessions: _, ...c }) => c);
   if (corpora.length === 0) throw new EvomemError('DATASET_INVALID', `${file} holds no memory log records.`);
   return { source: file, format: 'memory-log', unit, corpora, skipped };
+}
+
+/**
+ * A record's `time` as UTC without offset ("2026-05-07T16:30:00.000" for
+ * "2026-05-07T18:30:00+02:00"), the form dataset times take; undefined when it has none.
+ */
+function readTime(where: Where, time: unknown): string | undefined {
+  if (time === undefined) return undefined;
+  const parsed = typeof time === 'string' ? parseTime(time) : undefined;
+  if (!parsed) return where.at('time').fail(`a time: ${TIME_FORMATS}`, time);
+  return new Date(parsed.ms).toISOString().slice(0, -1);
 }

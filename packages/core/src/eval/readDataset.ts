@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { EvomemError } from '../errors.js';
+import { checkOptions, describeValue, is } from '../util/options.js';
 import { readLocomo } from './locomo.js';
 import { readLongMemEval } from './longmemeval.js';
 import { looksLikeMemoryLog, readMemoryLog } from './memoryLog.js';
@@ -15,8 +16,12 @@ export interface ReadDatasetOptions {
   includeAdversarial?: boolean;
 }
 
+const READ_SPEC = { format: is.oneOf('locomo', 'longmemeval', 'memory-log'), unit: is.oneOf('turn', 'session', 'observation'), includeAdversarial: is.boolean };
+
 /** Reads a LoCoMo or LongMemEval file or a memory log (JSONL), detecting which by its first record. */
 export async function readDataset(file: string, options: ReadDatasetOptions = {}): Promise<EvalDataset> {
+  checkOptions('readDataset', options, READ_SPEC);
+  if (typeof file !== 'string' || file === '') throw new EvomemError('INVALID_OPTION', `readDataset takes the path of a dataset file, got ${describeValue(file)}.`);
   const unit = options.unit ?? 'turn';
   if (options.format === 'memory-log' || (options.format === undefined && looksLikeMemoryLog(await readHead(file)))) return readMemoryLog(file, { unit });
   const format = options.format ?? detect(file, await readJsonFile(file));

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { adapterFilePath, QueryAdapter } from '../adapter/QueryAdapter.js';
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
-import { checkEvolvingWeights } from '../memory/readOut.js';
-import { SearchIndex, type SearchIndexOptions, type SearchMode } from '../search/SearchIndex.js';
+import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import { checkEvolvingWeights, type EvolvingWeights } from '../memory/readOut.js';
+import { fusionWeightsRule, SearchIndex, type SearchIndexOptions, type SearchMode } from '../search/SearchIndex.js';
+import { checkOptions, is } from '../util/options.js';
 import type { Bm25Options } from './Bm25Index.js';
 import type { EvalCorpus, EvalQuestion } from './types.js';
 
@@ -40,6 +41,15 @@ export interface RetrieverOptions {
   evolving?: Omit<EvolvingOptions, 'weights'>;
 }
 
+const RETRIEVER_SPEC = {
+  encoder: is.object,
+  adapter: is.nonEmptyString,
+  bm25: is.object,
+  rrfK: is.number(0),
+  weights: fusionWeightsRule,
+  evolving: is.object,
+};
+
 export type RetrieverFactory = (options: RetrieverOptions) => Retriever | Promise<Retriever>;
 
 const registry = new Map<string, { factory: RetrieverFactory; description: string }>();
@@ -71,7 +81,12 @@ export async function createRetriever(name: string, options: RetrieverOptions = 
  * date as segment metadata), and `adapter` names an evolving weights file.
  */
 async function indexRetriever(name: string, mode: SearchMode, options: RetrieverOptions, fusion?: 'zscore' | 'rrf', evolving = false): Promise<Retriever> {
-  const adapterFile = options.adapter && mode !== 'bm25' ? await readAdapterFile(options.adapter) : undefined;
+  checkOptions(`createRetriever('${name}')`, options, RETRIEVER_SPEC);
+  if (options.evolving) checkEvolvingOptions(`createRetriever('${name}') evolving`, options.evolving);
+  if (options.adapter && mode === 'bm25') {
+    throw new EvomemError('INVALID_OPTION', `${name} uses no adapter: it scores words, not embeddings. Drop the adapter (--adapter ${options.adapter}), or use it with dense, hybrid or an evolving retriever.`);
+  }
+  const adapterFile = options.adapter ? await readAdapterFile(options.adapter) : undefined;
   if (adapterFile?.weights && !evolving) {
     throw new EvomemError('INVALID_OPTION', `${options.adapter} holds evolving encoder weights; use it with an evolving retriever, or pass an adapter trained by evomem train.`);
   }
@@ -104,7 +119,7 @@ async function indexRetriever(name: string, mode: SearchMode, options: Retriever
 }
 
 /** An adapter folder or JSON file, read once: a trained `QueryAdapter`, or evolving weights (checked once the encoder's width is known). */
-async function readAdapterFile(path: string): Promise<{ file: string; adapter?: QueryAdapter; weights?: unknown }> {
+async function readAdapterFile(path: string): Promise<{ file: string; adapter?: QueryAdapter; weights?: EvolvingWeights }> {
   const file = await adapterFilePath(path);
   let json: { format?: unknown };
   try {
@@ -112,7 +127,8 @@ async function readAdapterFile(path: string): Promise<{ file: string; adapter?: 
   } catch (error) {
     throw new EvomemError('STATE_INVALID', `${file} is not a readable adapter: ${(error as Error).message}. Give the folder evomem train --out wrote.`, { cause: error });
   }
-  if (json?.format === 'evomem-evolving-weights') return { file, weights: json };
+  // Checked in full now, before any model loads; the width once the encoder is known.
+  if (json?.format === 'evomem-evolving-weights') return { file, weights: checkEvolvingWeights(json, file) };
   if (json?.format === 'evomem-adapter') return { file, adapter: QueryAdapter.fromJson(json, file) };
   throw new EvomemError('STATE_INVALID', `${file} is neither an evomem adapter nor evolving weights (format ${JSON.stringify(json?.format)}).`);
 }

@@ -1,11 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Encoder } from '../encoder/Encoder.js';
 import { cosine, norm, tinyModel } from '../encoder/fixtures.js';
+import { Bm25Index } from '../eval/Bm25Index.js';
+import { rankByScore } from '../eval/fusion.js';
 import { createRetriever } from '../eval/retrievers.js';
 import { MemoryStateStore } from '../stores/memory.js';
+import { SqliteStateStore } from '../stores/sqlite.js';
+import { exportStreams, importStreams } from '../stores/stateFile.js';
 import { EvolvingEncoder } from './EvolvingEncoder.js';
 import { EvolvingMemory } from './EvolvingMemory.js';
 import { defaultEvolvingWeights, loadEvolvingWeights, saveEvolvingWeights } from './readOut.js';
@@ -20,6 +24,68 @@ const turns: Segment[] = [
   { id: 't3', speaker: 'Maya', session: '1', text: 'she will be a nurse', timestamp: '2025-08-14T18:12:00' },
   { id: 't4', speaker: 'Theo', session: '2', text: 'the agent will remember', timestamp: '2025-09-02T11:30:00' },
 ];
+
+const dotOf = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+const unit = (v: number[]) => {
+  const n = Math.sqrt(dotOf(v, v));
+  return v.map((x) => x / n);
+};
+const zScores = (x: number[]) => {
+  const mean = x.reduce((a, b) => a + b, 0) / x.length;
+  const std = Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length);
+  return x.map((y) => (std === 0 ? 0 : (y - mean) / std));
+};
+const expectSameVectors = (got: Float32Array[], want: Float32Array[]) => {
+  expect(got).toHaveLength(want.length);
+  got.forEach((v, i) => v.forEach((x, d) => expect(Math.abs(x - want[i]![d]!), `segment ${i}, dimension ${d}`).toBeLessThan(1e-6)));
+};
+
+/**
+ * The default evolving mechanism written out from its definition, for one stream with room
+ * for every turn: each turn's base is normalize(embed(context + turn) + embed(turn)), the
+ * context being up to 2 preceding turns of its session within min(64, maxLength - turn)
+ * tokens; the read-out attends (softmax of cosine / temperature) over the bases before it,
+ * and g = max * sigmoid(scale * best cosine + bias) of it is added, then normalized.
+ */
+async function referenceEvolving(enc: Encoder, segments: Segment[], w = defaultEvolvingWeights(enc.dimensions)): Promise<Float32Array[]> {
+  const own = segments.map((s) => `${s.speaker}: ${s.text}`);
+  const withContext = segments.map((s, i) => {
+    const budget = Math.min(64, enc.maxLength - enc.countTokens(own[i]!));
+    const context: string[] = [];
+    let used = 0;
+    for (let j = i - 1; j >= 0 && context.length < 2 && segments[j]!.session === s.session; j--) {
+      used += enc.countTokens(own[j]!);
+      if (used > budget) break;
+      context.unshift(own[j]!);
+    }
+    return [...context, own[i]!].join('\n');
+  });
+  const [contextual, alone] = [await enc.embedDocuments(withContext), await enc.embedDocuments(own)];
+  const bases = contextual.map((v, i) => unit(Array.from(v, (x, d) => x + alone[i]![d]!)));
+  return bases.map((e, i) => {
+    const memories = bases.slice(0, i);
+    if (memories.length === 0) return Float32Array.from(e);
+    const sims = memories.map((m) => dotOf(m, e));
+    const best = Math.max(...sims);
+    const attention = sims.map((s) => Math.exp((s - best) / w.temperature));
+    const total = attention.reduce((a, b) => a + b, 0);
+    const g = w.gate.max / (1 + Math.exp(-(w.gate.scale * best + w.gate.bias)));
+    return Float32Array.from(unit(e.map((x, d) => x + (g * memories.reduce((acc, m, j) => acc + attention[j]! * m[d]!, 0)) / total)));
+  });
+}
+
+/** The sample conversation's turns as segments, in order. */
+async function sampleConversation(): Promise<Segment[]> {
+  const [sample] = JSON.parse(await readFile(new URL('../../../../data/sample-conversation.json', import.meta.url), 'utf8'));
+  return Object.entries(sample.conversation as Record<string, unknown>)
+    .filter(([key]) => /^session_\d+$/.test(key))
+    .sort(([a], [b]) => Number(a.split('_')[1]) - Number(b.split('_')[1]))
+    .flatMap(([key, turns]) => (turns as { dia_id: string; speaker: string; text: string }[]).map((t) => ({ id: t.dia_id, speaker: t.speaker, session: key.split('_')[1]!, text: t.text })));
+}
 
 beforeAll(async () => {
   // 128 tokens, so two turns of context fit beside a turn of the character-level test tokenizer.
@@ -145,12 +211,82 @@ describe('EvolvingEncoder', () => {
     await expect(loadEvolvingWeights(path, 512)).rejects.toThrow(/holds 32-d weights; the encoder gives 512-d vectors/);
   });
 
-  it('is registered as the evolving retrievers', async () => {
-    for (const name of ['evolving', 'evolving-hybrid']) {
-      const r = await createRetriever(name, { encoder: { model: model.dir, device: 'cpu' } });
-      const index = await r.index({ id: 'c', units: turns.map((t) => ({ key: t.id, text: `${t.speaker}: ${t.text}`, speaker: t.speaker!, session: t.session! })), questions: [] });
-      expect(await index.scores({ id: 'q', text: 'nurse', evidence: ['t3'], category: '4' })).toHaveLength(4);
-      await r.dispose();
+  it('ranks by the evolving embeddings as the retriever evolving, fused with BM25 as evolving-hybrid', async () => {
+    // Units with the turn's text alone: the evolving encoder writes "speaker: text" itself.
+    const corpus = { id: 'c', units: turns.map((t) => ({ key: t.id, text: t.text, speaker: t.speaker!, session: t.session! })), questions: [] };
+    const texts = corpus.units.map((u) => u.text);
+    for (const q of ['nurse', 'Maya: my sister is moving to denver', 'what will the agent remember']) {
+      const query = await encoder.embedQuery(q);
+      const evolvingScores = (await referenceEvolving(encoder, turns)).map((e) => dotOf(e, query));
+      const [bm25, dense] = [zScores(Array.from(new Bm25Index(texts).scores(q))), zScores(evolvingScores)];
+      const want = { evolving: evolvingScores, 'evolving-hybrid': bm25.map((b, i) => b + dense[i]!) };
+      for (const name of ['evolving', 'evolving-hybrid'] as const) {
+        const r = await createRetriever(name, { encoder: { model: model.dir, device: 'cpu' } });
+        const got = await (await r.index(corpus)).scores({ id: 'q', text: q, evidence: [], category: '4' });
+        want[name].forEach((v, i) => expect(got[i], `${name} on ${q}: unit ${i}`).toBeCloseTo(v, 5));
+        expect(rankByScore(got), `${name} on ${q}`).toEqual(rankByScore(want[name]));
+        await r.dispose();
+      }
     }
+    // Without context and read-out, a turn's own "speaker: text" as the query finds that turn first.
+    const plain = await createRetriever('evolving', { encoder: { model: model.dir, device: 'cpu' }, evolving: { context: false, latent: false } });
+    const scores = await (await plain.index(corpus)).scores({ id: 'q', text: 'Maya: she will be a nurse', evidence: ['t3'], category: '4' });
+    expect(rankByScore(scores)[0]).toBe(2);
+    expect(scores[2]).toBeCloseTo(1, 5);
+    await plain.dispose();
   });
+
+  it('loads an evolving weights file as the retriever evolving --adapter, and its scores follow them', async () => {
+    const path = join(dir, 'retriever-weights.json');
+    // A wide-open gate and soft attention: far from the defaults, so the scores must move.
+    const weights = { ...defaultEvolvingWeights(32), temperature: 0.5, gate: { scale: 0, bias: 10, max: 1 } };
+    await saveEvolvingWeights(path, weights);
+    const corpus = { id: 'c', units: turns.map((t) => ({ key: t.id, text: t.text, speaker: t.speaker!, session: t.session! })), questions: [] };
+    const question = { id: 'q', text: 'what job did she get', evidence: ['t3'], category: '4' };
+    const scoresOf = async (adapter?: string) => {
+      const r = await createRetriever('evolving', { encoder: { model: model.dir, device: 'cpu' }, ...(adapter ? { adapter } : {}) });
+      const scores = Array.from(await (await r.index(corpus)).scores(question));
+      await r.dispose();
+      return scores;
+    };
+    const [withFile, without] = [await scoresOf(path), await scoresOf()];
+    const query = await encoder.embedQuery(question.text);
+    (await referenceEvolving(encoder, turns, weights)).forEach((e, i) => expect(withFile[i]).toBeCloseTo(dotOf(e, query), 5));
+    (await referenceEvolving(encoder, turns)).forEach((e, i) => expect(without[i]).toBeCloseTo(dotOf(e, query), 5));
+    // The first turn reads nothing either way; every later one moves.
+    expect(withFile[0]).toBeCloseTo(without[0]!, 6);
+    for (let i = 1; i < turns.length; i++) expect(Math.abs(withFile[i]! - without[i]!), `turn ${i}`).toBeGreaterThan(1e-4);
+  });
+
+  it('continues a stream reopened from its SQLite file, or restored from an export, exactly as one never stopped', async () => {
+    const conversation = await sampleConversation();
+    // Cut inside session 2, so the context of the first turns after the restart is from before it.
+    const cut = conversation.findIndex((t) => t.session === '2') + 3;
+    const evolving = () => new EvolvingEncoder(encoder, { capacity: 8, onWarning: () => {} });
+    const uninterrupted = (await new EvolvingMemory(evolving()).ingest('maya', conversation)).embeddings;
+    // Past the queue's 8 slots before the cut: the evicted-turn summary must survive the restart too.
+    expect(cut).toBeGreaterThan(8);
+
+    const path = join(dir, 'restart.db');
+    let store = await SqliteStateStore.open({ path });
+    const before: Float32Array[] = [];
+    // Several ingests before the restart, each from a fresh memory on the store.
+    for (const [from, to] of [[0, 5], [5, cut]] as const) before.push(...(await new EvolvingMemory(evolving(), { store }).ingest('maya', conversation.slice(from, to))).embeddings);
+    const backup = join(dir, 'restart.evomem');
+    await exportStreams(store, backup);
+    await store.close();
+
+    store = await SqliteStateStore.open({ path });
+    const after = (await new EvolvingMemory(evolving(), { store }).ingest('maya', conversation.slice(cut))).embeddings;
+    expectSameVectors([...before, ...after], uninterrupted);
+    expect((await new EvolvingMemory(evolving(), { store }).state('maya'))!.turns).toBe(conversation.length);
+    await store.close();
+
+    const restored = await SqliteStateStore.open({ path: join(dir, 'restored.db') });
+    await importStreams(restored, backup);
+    const afterImport = (await new EvolvingMemory(evolving(), { store: restored }).ingest('maya', conversation.slice(cut))).embeddings;
+    expectSameVectors([...before, ...afterImport], uninterrupted);
+    await restored.close();
+  });
+
 });

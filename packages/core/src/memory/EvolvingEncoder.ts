@@ -1,10 +1,14 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { normalizeInPlace } from '../encoder/pooling.js';
 import { EvomemError } from '../errors.js';
+import { checkOptions, is } from '../util/options.js';
 import { EvolvingMemory, type EvolvingMemoryOptions } from './EvolvingMemory.js';
+import { capacityRule } from './MemoryQueue.js';
 import type { MemoryStream } from './MemoryStream.js';
-import { defaultEvolvingWeights, mixReadOut, readOutTrace, type EvolvingWeights, type ReadOutTrace } from './readOut.js';
-import type { Segment } from './segments.js';
+import { checkEvolvingWeights, defaultEvolvingWeights, mixReadOut, readOutTrace, type EvolvingWeights, type ReadOutTrace } from './readOut.js';
+import { checkSegments, type Segment } from './segments.js';
+import { isEarlier } from '../util/dates.js';
+import { describeValue } from '../util/options.js';
 import { StreamState } from './StreamState.js';
 
 export interface ContextOptions {
@@ -40,6 +44,27 @@ export interface EvolvingOptions {
   onWarning?: (message: string) => void;
 }
 
+const CONTEXT_SPEC = { turns: is.int(0), maxTokens: is.int(0), combine: is.oneOf('concat', 'sum') };
+const EVOLVING_SPEC = {
+  context: is.anyOf(is.oneOf(false), is.object),
+  latent: is.boolean,
+  capacity: capacityRule,
+  weights: is.object,
+  queryReadout: is.boolean,
+  onWarning: is.function,
+};
+
+/**
+ * Checks evolving options (`where` names the caller in errors): every key known, `context`
+ * false or context options, `weights` valid evolving weights. Returns them with a checked
+ * copy of the weights.
+ */
+export function checkEvolvingOptions<T extends EvolvingOptions>(where: string, options: T | undefined): T {
+  const checked = checkOptions<EvolvingOptions>(where, options, EVOLVING_SPEC) as T;
+  if (checked.context) checkOptions<ContextOptions>(`${where} context`, checked.context, CONTEXT_SPEC);
+  return checked.weights ? { ...checked, weights: checkEvolvingWeights(checked.weights, `${where}: option 'weights'`, undefined, { code: 'INVALID_OPTION' }) } : checked;
+}
+
 /** What the evolving encoder needs of an encoder: `Encoder` has it all. */
 export type SegmentEncoder = Pick<Encoder, 'modelId' | 'dimensions' | 'maxLength' | 'countTokens' | 'embedDocuments' | 'embedQuery' | 'adapter'>;
 
@@ -71,9 +96,10 @@ export class EvolvingEncoder {
   readonly weights: EvolvingWeights;
 
   constructor(encoder: SegmentEncoder, options: EvolvingOptions = {}) {
+    const checked = checkEvolvingOptions('new EvolvingEncoder', options);
     this.encoder = encoder;
     this.options = options;
-    this.weights = options.weights ?? encoder.adapter?.evolving ?? defaultEvolvingWeights(encoder.dimensions);
+    this.weights = checked.weights ?? encoder.adapter?.evolving ?? defaultEvolvingWeights(encoder.dimensions);
     if (this.weights.dimensions !== encoder.dimensions) {
       throw new EvomemError('INVALID_OPTION', `The evolving weights are ${this.weights.dimensions}-d; the encoder gives ${encoder.dimensions}-d vectors.`);
     }
@@ -100,11 +126,15 @@ export class EvolvingEncoder {
    * abandon the step work on a state they can drop.
    */
   async advance(state: StreamState, segments: readonly Segment[], stream: string): Promise<AdvanceResult> {
+    if (!(state instanceof StreamState)) throw new EvomemError('INVALID_OPTION', `EvolvingEncoder.advance takes a StreamState (emptyState(), or one an EvolvingMemory committed), got ${describeValue(state)}.`);
+    if (typeof stream !== 'string') throw new EvomemError('INVALID_OPTION', `EvolvingEncoder.advance takes the stream's id (a string) third, got ${describeValue(stream)}.`);
+    checkSegments(segments, stream);
     const { encoder, options, weights } = this;
     const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'EVOMEM_SEGMENT_ORDER' }));
     let last = state.lastTimestamp;
     for (const s of segments) {
-      if (s.timestamp && last && s.timestamp < last) warn(`Segment ${s.id} of stream ${stream} is dated ${s.timestamp}, before ${last}; it is taken in arrival order.`);
+      // Compared as times, not as text: "1:56 pm on 8 May, 2023" and "+02:00" offsets order right.
+      if (s.timestamp && last && isEarlier(s.timestamp, last)) warn(`Segment ${s.id} of stream ${stream} is dated ${s.timestamp}, before ${last}; it is taken in arrival order.`);
       if (s.timestamp) last = s.timestamp;
     }
 
@@ -165,6 +195,11 @@ export class EvolvingEncoder {
   }
 }
 
-function ownText(s: Segment): string {
-  return `${s.speaker ?? 'unknown'}: ${s.text}`;
+/**
+ * The turn as the encoder reads it, speaker first. Dataset readers and hosts often store
+ * the text already prefixed ("Maya: ..."); it is not prefixed twice.
+ */
+export function ownText(s: Segment): string {
+  const speaker = s.speaker ?? 'unknown';
+  return s.text.startsWith(`${speaker}:`) ? s.text : `${speaker}: ${s.text}`;
 }

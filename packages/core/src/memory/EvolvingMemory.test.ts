@@ -71,6 +71,6 @@ describe('EvolvingMemory', () => {
     }
     expect(cachedReads()).toBe(0);
     expect(uncachedReads()).toBe(2);
-    expect(() => new EvolvingMemory(evolving(), { cachedStreams: 1.5 })).toThrow(/cachedStreams must be a non-negative integer/);
+    expect(() => new EvolvingMemory(evolving(), { cachedStreams: 1.5 })).toThrow(/'cachedStreams' must be an integer >= 0/);
   });
 });

@@ -3,6 +3,7 @@ import { MemoryStateStore } from '../stores/memory.js';
 import type { StateStore, StoredStream } from '../stores/StateStore.js';
 import { duplicateIds } from '../stores/storeErrors.js';
 import { KeyedMutex } from '../util/KeyedMutex.js';
+import { checkOptions, describeValue, is, type OptionRule } from '../util/options.js';
 import type { AdvanceResult, EvolvingEncoder } from './EvolvingEncoder.js';
 import { MemoryStream } from './MemoryStream.js';
 import { checkSegments, segmentRecord, type Segment } from './segments.js';
@@ -47,6 +48,14 @@ export interface IngestOptions {
   beforeCommit?: (result: IngestResult) => Promise<void>;
 }
 
+/** A state store: what `EvolvingMemory` calls of one. */
+const storeRule: OptionRule = {
+  expect: 'a StateStore (SqliteStateStore, PostgresStateStore, MemoryStateStore or one of yours)',
+  test: (v) => typeof v === 'object' && v !== null && ['begin', 'read', 'streams', 'close'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+};
+const MEMORY_SPEC = { store: storeRule, cachedStreams: is.int(0), conflictRetries: is.int(0) };
+const INGEST_SPEC = { beforeCommit: is.function };
+
 /**
  * Evolving memory for many streams (users or conversations) over a state store. Ingests
  * into one stream run one after another: in this process through a lock per stream, and
@@ -69,13 +78,11 @@ export class EvolvingMemory {
   readonly #retries: number;
 
   constructor(evolving: EvolvingEncoder, options: EvolvingMemoryOptions = {}) {
+    checkOptions('new EvolvingMemory', options, MEMORY_SPEC);
     this.evolving = evolving;
     this.store = options.store ?? new MemoryStateStore();
     this.#cacheSize = options.cachedStreams ?? 16;
     this.#retries = options.conflictRetries ?? 8;
-    for (const [name, value] of [['cachedStreams', this.#cacheSize], ['conflictRetries', this.#retries]] as const) {
-      if (!Number.isInteger(value) || value < 0) throw new EvomemError('INVALID_OPTION', `EvolvingMemory ${name} must be a non-negative integer, got ${value}.`);
-    }
   }
 
   /** A handle on one stream. */
@@ -91,6 +98,7 @@ export class EvolvingMemory {
    */
   async ingest(stream: string, segments: readonly Segment[], options: IngestOptions = {}): Promise<IngestResult> {
     checkStreamId(stream);
+    checkOptions('EvolvingMemory.ingest', options, INGEST_SPEC);
     checkSegments(segments, stream);
     const records = segments.map(segmentRecord);
     if (records.length === 0) {
@@ -134,6 +142,8 @@ export class EvolvingMemory {
 
   /** A query embedded for searching `stream`'s memories (read out against its queue with `queryReadout`). */
   async embedQuery(text: string, stream?: string): Promise<Float32Array> {
+    if (typeof text !== 'string') throw new EvomemError('INVALID_OPTION', `EvolvingMemory.embedQuery takes the query text (a string), got ${describeValue(text)}.`);
+    if (stream !== undefined) checkStreamId(stream);
     return this.evolving.embedQuery(text, this.evolving.options.queryReadout && stream !== undefined ? ((await this.state(stream)) ?? undefined) : undefined);
   }
 
@@ -167,6 +177,6 @@ export class EvolvingMemory {
 }
 
 function checkStreamId(id: unknown): string {
-  if (typeof id !== 'string' || id === '') throw new EvomemError('INVALID_OPTION', `A stream id must be a non-empty string (a user or conversation id), got ${JSON.stringify(id)}.`);
+  if (typeof id !== 'string' || id === '') throw new EvomemError('INVALID_OPTION', `A stream id must be a non-empty string (a user or conversation id), got ${describeValue(id)}.`);
   return id;
 }

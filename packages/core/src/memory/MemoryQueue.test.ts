@@ -25,7 +25,7 @@ describe('MemoryQueue', () => {
   it('rejects a latent of the wrong length, and bad options', () => {
     const q = new MemoryQueue({ dimensions: 2 });
     expect(() => q.push([1, 2, 3], { segmentId: 'x' })).toThrow(/holds 2-d latents; got 3 for segment x/);
-    expect(() => new MemoryQueue({ dimensions: 2, capacity: 0 })).toThrow(/capacity must be a positive integer or Infinity/);
+    expect(() => new MemoryQueue({ dimensions: 2, capacity: 0 })).toThrow(/'capacity' must be a positive integer or Infinity/);
   });
 
   it('restores from its entries, summary and eviction count, as a stored state comes back', () => {

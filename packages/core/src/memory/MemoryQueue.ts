@@ -1,4 +1,5 @@
 import { EvomemError } from '../errors.js';
+import { checkOptions, is, type OptionRule } from '../util/options.js';
 
 /** What a queue entry remembers besides its vector. */
 export interface LatentMeta {
@@ -19,6 +20,10 @@ export interface MemoryQueueOptions {
    */
   capacity?: number;
 }
+
+/** A queue capacity: a positive integer, or unbounded. */
+export const capacityRule: OptionRule = { expect: 'a positive integer or Infinity', test: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 1) };
+const QUEUE_SPEC = { dimensions: is.int(1), capacity: capacityRule };
 
 /**
  * A bounded FIFO of latent vectors with metadata: EvoEmbedding's memory queue. Appends are
@@ -42,13 +47,9 @@ export class MemoryQueue {
   #evicted = 0;
 
   constructor(options: MemoryQueueOptions) {
+    checkOptions('new MemoryQueue', options, QUEUE_SPEC);
+    if (options?.dimensions === undefined) throw new EvomemError('INVALID_OPTION', 'new MemoryQueue needs dimensions: the latent vector length.');
     const capacity = options.capacity ?? 512;
-    if (!Number.isInteger(options.dimensions) || options.dimensions < 1) {
-      throw new EvomemError('INVALID_OPTION', `MemoryQueue dimensions must be a positive integer, got ${options.dimensions}.`);
-    }
-    if (!(capacity === Infinity || (Number.isInteger(capacity) && capacity >= 1))) {
-      throw new EvomemError('INVALID_OPTION', `MemoryQueue capacity must be a positive integer or Infinity, got ${capacity}.`);
-    }
     this.dimensions = options.dimensions;
     this.capacity = capacity;
     this.#data = new Float32Array(Math.min(capacity, 64) * options.dimensions);

@@ -1,3 +1,5 @@
+import { EvomemError } from '../errors.js';
+import { describeValue } from '../util/options.js';
 import type { EvolvingMemory, IngestOptions, IngestResult } from './EvolvingMemory.js';
 import type { Segment } from './segments.js';
 import type { StreamState } from './StreamState.js';
@@ -19,7 +21,7 @@ export class MemoryStream {
     this.id = id;
   }
 
-  /** Ingests segments in arrival order; resolves with their embeddings once committed. */
+  /** Ingests segments in arrival order; resolves with their embeddings once committed. The batch is checked as `EvolvingMemory.ingest` checks it. */
   async ingest(segments: readonly Segment[], options?: IngestOptions): Promise<Float32Array[]> {
     return (await this.memory.ingest(this.id, segments, options)).embeddings;
   }
@@ -34,7 +36,8 @@ export class MemoryStream {
   }
 
   /** A query embedded against this stream's memory. */
-  embedQuery(text: string): Promise<Float32Array> {
+  async embedQuery(text: string): Promise<Float32Array> {
+    if (typeof text !== 'string') throw new EvomemError('INVALID_OPTION', `MemoryStream.embedQuery takes the query text (a string), got ${describeValue(text)}.`);
     return this.memory.embedQuery(text, this.id);
   }
 

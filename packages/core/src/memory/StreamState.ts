@@ -122,7 +122,8 @@ export class StreamState {
     if (json.format !== 'evomem-stream-state' || json.version !== 1) throw fail(`has format ${json.format} v${json.version}; this evomem reads evomem-stream-state v1`);
     if (expect && json.dimensions !== expect.dimensions) throw fail(`holds ${json.dimensions}-d latents, but the encoder gives ${expect.dimensions}-d vectors (another model?)`);
     if (expect && json.model !== expect.model) throw fail(`was written with model ${json.model}, not ${expect.model}`);
-    if (!Number.isSafeInteger(json.turns) || json.turns < 0 || !Array.isArray(json.tail)) throw fail('has a damaged header');
+    const wellFormed = Number.isSafeInteger(json.turns) && json.turns >= 0 && Array.isArray(json.tail) && Number.isSafeInteger(json.dimensions) && json.dimensions >= 1;
+    if (!wellFormed || !(json.capacity === null || (Number.isSafeInteger(json.capacity) && json.capacity >= 1))) throw fail('has a damaged header');
     if (head.floats.length !== json.dimensions) throw fail('has a summary of the wrong length');
     const capacity = json.capacity ?? Infinity;
     const state = new StreamState(json.model, new MemoryQueue({ dimensions: json.dimensions, capacity }), json.tail, json.turns, json.lastTimestamp);

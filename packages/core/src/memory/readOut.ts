@@ -1,6 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { normalizeInPlace } from '../encoder/pooling.js';
-import { EvomemError } from '../errors.js';
+import { EvomemError, type EvomemErrorCode } from '../errors.js';
+import { FieldChecker, verifyChecksum, withChecksum } from '../util/fields.js';
+import { writeFileAtomic } from '../util/files.js';
+import { describeValue, is } from '../util/options.js';
 import type { MemoryQueue } from './MemoryQueue.js';
 
 /**
@@ -8,6 +11,7 @@ import type { MemoryQueue } from './MemoryQueue.js';
  * `{"format": "evomem-evolving-weights", "version": 1, "dimensions", "temperature",
  * "gate": {"scale", "bias", "max"}, "projection": number[] | null}`. `projection` is a
  * row-major `dimensions x dimensions` matrix applied to the read-out (null: identity).
+ * `saveEvolvingWeights` adds a `checksum`; `checkEvolvingWeights` says what each field takes.
  */
 export interface EvolvingWeights {
   format: 'evomem-evolving-weights';
@@ -40,19 +44,41 @@ export async function loadEvolvingWeights(path: string, dimensions?: number): Pr
   return checkEvolvingWeights(json, path, dimensions);
 }
 
-/** Checks parsed evolving weights (format, version, dimensions, projection size); `source` names them in errors. */
-export function checkEvolvingWeights(json: unknown, source: string, dimensions?: number): EvolvingWeights {
-  const w = json as EvolvingWeights;
-  if (w?.format !== 'evomem-evolving-weights' || w.version !== 1) throw new EvomemError('STATE_INVALID', `${source} is not an evomem evolving weights file (format/version).`);
-  if (dimensions !== undefined && w.dimensions !== dimensions) {
-    throw new EvomemError('STATE_INVALID', `${source} holds ${w.dimensions}-d weights; the encoder gives ${dimensions}-d vectors (another model?).`);
+/**
+ * Checks evolving weights (parsed from a file, or given in memory) and returns a clean copy:
+ * format and version, every field present, temperature > 0, gate numbers finite with `max`
+ * in [0, 1], a `dimensions x dimensions` projection of finite weights, the checksum when the
+ * file has one, and `dimensions` when given. Errors name `source` and the field (under
+ * `at.field` when the weights sit inside something else) and carry `at.code`.
+ */
+export function checkEvolvingWeights(json: unknown, source: string, dimensions?: number, at: { code?: EvomemErrorCode; field?: string } = {}): EvolvingWeights {
+  const code = at.code ?? 'STATE_INVALID';
+  const check = new FieldChecker(source, 'Train them again (evomem train, saveEvolvingWeights) or restore the file.', code);
+  const name = (field: string) => (at.field ? `${at.field}.${field}` : field);
+  const where = at.field ? `${source}: field "${at.field}"` : source;
+  const w = json as Partial<Record<keyof EvolvingWeights, unknown>> | null | undefined;
+  if (typeof w !== 'object' || w === null || w.format !== 'evomem-evolving-weights' || w.version !== 1) {
+    throw new EvomemError(code, `${where} is not evomem evolving weights (format ${describeValue(w?.format)}, version ${describeValue(w?.version)}; expected "evomem-evolving-weights", 1).`);
   }
-  if (w.projection !== null && w.projection.length !== w.dimensions * w.dimensions) throw new EvomemError('STATE_INVALID', `${source}: projection must hold dimensions^2 values.`);
-  return w;
+  const D = check.value<number>(w.dimensions, name('dimensions'), is.int(1));
+  const temperature = check.value<number>(w.temperature, name('temperature'), is.number(0, Infinity, true));
+  const gate = check.object(w.gate, name('gate'));
+  const scale = check.value<number>(gate.scale, name('gate.scale'), is.number());
+  const bias = check.value<number>(gate.bias, name('gate.bias'), is.number());
+  const max = check.value<number>(gate.max, name('gate.max'), is.number(0, 1));
+  const projection = w.projection;
+  if (projection !== null && !Array.isArray(projection)) throw check.fail(name('projection'), `must be null (identity) or an array of ${D * D} numbers, got ${describeValue(projection)}`);
+  if (projection) check.weights(projection, name('projection'), D * D, `a ${D} x ${D} matrix`);
+  verifyChecksum(w as Record<string, unknown>, (why) => new EvomemError(code, `${where} ${why}.`));
+  if (dimensions !== undefined && D !== dimensions) {
+    throw new EvomemError(code, `${where} holds ${D}-d weights; the encoder gives ${dimensions}-d vectors (another model?).`);
+  }
+  return { format: 'evomem-evolving-weights', version: 1, dimensions: D, temperature, gate: { scale, bias, max }, projection: projection ? [...(projection as number[])] : null };
 }
 
+/** Writes evolving weights as JSON with a checksum, after checking them. */
 export async function saveEvolvingWeights(path: string, weights: EvolvingWeights): Promise<void> {
-  await writeFile(path, JSON.stringify(weights));
+  await writeFileAtomic(path, JSON.stringify(withChecksum(checkEvolvingWeights(weights, 'saveEvolvingWeights weights', undefined, { code: 'INVALID_OPTION' }))), 'the evolving weights');
 }
 
 /** What the latent read-out of one turn saw in the memory queue. */

@@ -1,6 +1,7 @@
 import type { Encoder } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
 import type { EvalDataset } from '../eval/types.js';
+import { checkOptions, is } from '../util/options.js';
 import { fnv1a } from '../util/random.js';
 import { dot } from '../util/vector.js';
 
@@ -64,6 +65,19 @@ export interface SamplerOptions {
   strategy?: 'tiered' | 'random';
 }
 
+const SAMPLER_SPEC = {
+  negatives: is.int(1),
+  ratios: is.object,
+  duplicateThreshold: is.number(-1, 1),
+  conversationsPerBatch: is.int(1),
+  topicSize: is.int(1),
+  seed: is.int(0),
+  strategy: is.oneOf('tiered', 'random'),
+  encoder: { expect: 'an Encoder (await Encoder.load())', test: (v: unknown) => typeof v === 'object' && v !== null && typeof (v as Encoder).embedDocuments === 'function' },
+};
+const share = is.number(0);
+const RATIOS_SPEC = { hard: share, medium: share, easy: share };
+
 /** What `sample` produced, for the report. */
 export interface SamplerReport {
   groups: number;
@@ -103,11 +117,13 @@ export class HierarchicalNegativeSampler {
   constructor(messages: SamplerMessage[], queries: SamplerQuery[], options: SamplerOptions & { encoder?: Encoder } = {}) {
     this.#messages = messages;
     this.#queries = queries;
+    checkOptions('new HierarchicalNegativeSampler', options, SAMPLER_SPEC);
+    if (options.ratios) checkOptions('new HierarchicalNegativeSampler ratios', options.ratios, RATIOS_SPEC);
     this.#encoder = options.encoder;
     const ratios = options.ratios ?? { hard: 0.3, medium: 0.3, easy: 0.4 };
     const sum = ratios.hard + ratios.medium + ratios.easy;
-    if (!(sum > 0) || [ratios.hard, ratios.medium, ratios.easy].some((r) => r < 0)) {
-      throw new EvomemError('INVALID_OPTION', `ratios must be non-negative with a positive sum, got ${JSON.stringify(ratios)}.`);
+    if (!(sum > 0)) {
+      throw new EvomemError('INVALID_OPTION', `new HierarchicalNegativeSampler: ratios must give hard, medium and easy, numbers >= 0 with a positive sum, got ${JSON.stringify(ratios)}.`);
     }
     this.#options = {
       negatives: options.negatives ?? 15,
@@ -118,9 +134,6 @@ export class HierarchicalNegativeSampler {
       seed: options.seed ?? 1,
       strategy: options.strategy ?? 'tiered',
     };
-    if (this.#options.strategy !== 'tiered' && this.#options.strategy !== 'random') {
-      throw new EvomemError('INVALID_OPTION', `strategy must be 'tiered' or 'random', got ${JSON.stringify(options.strategy)}.`);
-    }
     const ids = new Set<string>();
     for (const m of messages) {
       if (ids.has(m.id)) throw new EvomemError('INVALID_OPTION', `Message id ${JSON.stringify(m.id)} appears twice; ids must be unique across conversations.`);

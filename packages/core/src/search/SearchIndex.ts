@@ -1,10 +1,11 @@
 import { Encoder, type EncoderOptions } from '../encoder/Encoder.js';
 import { EvomemError } from '../errors.js';
-import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
+import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import type { MemoryStream } from '../memory/MemoryStream.js';
 import type { Segment } from '../memory/segments.js';
 import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
+import { checkOptions, describeValue, is, type OptionRule } from '../util/options.js';
 import { dot } from '../util/vector.js';
 
 /** How a `SearchIndex` scores texts against a query. */
@@ -33,6 +34,25 @@ export interface SearchIndexOptions {
   bm25?: Bm25Options;
 }
 
+const encoderRule: OptionRule = {
+  expect: 'an Encoder (await Encoder.load())',
+  test: (v) => typeof v === 'object' && v !== null && typeof (v as Encoder).embedDocuments === 'function' && typeof (v as Encoder).embedQuery === 'function',
+};
+/** Weights of [bm25, dense] in a fusion. */
+export const fusionWeightsRule: OptionRule = {
+  expect: 'two finite numbers >= 0, [bm25, dense]',
+  test: (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0),
+};
+const SEARCH_SPEC = {
+  mode: is.oneOf('dense', 'bm25', 'hybrid'),
+  fusion: is.oneOf('zscore', 'rrf'),
+  weights: fusionWeightsRule,
+  rrfK: is.number(0),
+  bm25: is.object,
+};
+const INDEX_SPEC = { ...SEARCH_SPEC, encoder: encoderRule, evolving: is.instance(EvolvingEncoder) };
+const OPEN_SPEC = { ...SEARCH_SPEC, encoder: is.object, encoderInstance: encoderRule, backend: is.oneOf('static', 'evolving'), evolving: is.object };
+
 export interface SearchHit {
   /** Position of the text in the order it was added. */
   index: number;
@@ -58,6 +78,7 @@ export class SearchIndex {
   #bm25: Bm25Index | undefined;
 
   constructor(options: SearchIndexOptions = {}) {
+    checkOptions('new SearchIndex', options, INDEX_SPEC);
     this.#encoder = options.encoder ?? options.evolving?.encoder;
     this.#options = options;
     this.#stream = options.evolving?.stream('search-index');
@@ -107,6 +128,8 @@ export class SearchIndex {
 
   /** The `k` best texts for `query`, best first. */
   async search(query: string, k: number): Promise<SearchHit[]> {
+    if (typeof query !== 'string') throw new EvomemError('INVALID_OPTION', `SearchIndex.search: the query must be a string, got ${describeValue(query)}.`);
+    if (!Number.isInteger(k) || k < 0) throw new EvomemError('INVALID_OPTION', `SearchIndex.search: k (how many hits) must be an integer >= 0, got ${describeValue(k)}.`);
     const scores = await this.scores(query);
     return rankByScore(scores)
       .slice(0, k)
@@ -132,6 +155,8 @@ export interface OpenSearchIndexOptions extends Omit<SearchIndexOptions, 'encode
 
 /** Opens a `SearchIndex`, loading the encoder only when the mode embeds. */
 export async function openSearchIndex(options: OpenSearchIndexOptions = {}): Promise<SearchIndex> {
+  checkOptions('openSearchIndex', options, OPEN_SPEC);
+  if (options.evolving) checkEvolvingOptions('openSearchIndex evolving', options.evolving);
   const { encoder, encoderInstance, backend, evolving, ...search } = options;
   const needsEncoder = (search.mode ?? 'hybrid') !== 'bm25';
   const enc = encoderInstance ?? (needsEncoder ? await Encoder.load(encoder) : undefined);
@@ -144,6 +169,13 @@ export function segmentMeta(id: string, metadata: Record<string, unknown>): Part
   const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
   const speaker = str(metadata.speaker);
   const session = str(metadata.session);
-  const timestamp = str(metadata.timestamp);
+  const timestamp = hostTimestamp(metadata.timestamp);
   return { id, ...(speaker ? { speaker } : {}), ...(session ? { session } : {}), ...(timestamp ? { timestamp } : {}) };
+}
+
+/** Hosts keep times as ISO strings, epoch milliseconds or Date objects; segments take ISO 8601. */
+function hostTimestamp(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const time = typeof value === 'number' ? value : value instanceof Date ? value.getTime() : Number.NaN;
+  return Number.isFinite(time) && Math.abs(time) <= 8.64e15 ? new Date(time).toISOString() : undefined;
 }

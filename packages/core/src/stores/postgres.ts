@@ -1,5 +1,6 @@
 import { EvomemError } from '../errors.js';
 import { importOptional } from '../util/importOptional.js';
+import { checkOptions, is } from '../util/options.js';
 import { checkTablePrefix } from './storeErrors.js';
 import type { LedgerEntry, StateChange, StateStore, StateTransaction, StoredStream } from './StateStore.js';
 
@@ -33,6 +34,14 @@ export interface PostgresStateStoreOptions {
   lockTimeoutMs?: number;
 }
 
+const POSTGRES_SPEC = {
+  connectionString: is.nonEmptyString,
+  pool: { expect: 'a pg Pool', test: (v: unknown) => typeof v === 'object' && v !== null && typeof (v as PgPool).connect === 'function' && typeof (v as PgPool).end === 'function' },
+  maxConnections: is.int(1),
+  tablePrefix: is.string,
+  lockTimeoutMs: is.int(1),
+};
+
 /**
  * Streams in PostgreSQL, shared by many processes and machines. An ingest takes a
  * transaction-scoped advisory lock on its stream, so ingests into one stream run one
@@ -60,13 +69,13 @@ export class PostgresStateStore implements StateStore {
   }
 
   static async open(options: PostgresStateStoreOptions): Promise<PostgresStateStore> {
+    checkOptions('PostgresStateStore.open', options, POSTGRES_SPEC);
     const prefix = checkTablePrefix(options.tablePrefix ?? 'evomem_');
     if (!options.pool && !options.connectionString) {
       throw new EvomemError('INVALID_OPTION', 'PostgresStateStore needs a connectionString (postgres://user:password@host:port/database) or a pg pool.');
     }
     const where = options.connectionString ? redact(options.connectionString) : 'the given pool';
     const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
-    if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1) throw new EvomemError('INVALID_OPTION', `PostgresStateStore lockTimeoutMs must be a positive integer (milliseconds), got ${lockTimeoutMs}.`);
     let pool = options.pool;
     if (!pool) {
       const pg = await importOptional<{ default: typeof import('pg') }>('pg', 'The PostgreSQL state store');

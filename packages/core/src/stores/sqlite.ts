@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EvomemError } from '../errors.js';
 import { importOptional } from '../util/importOptional.js';
+import { checkOptions, is } from '../util/options.js';
 import { checkTablePrefix, conflict } from './storeErrors.js';
 import type { LedgerEntry, StateChange, StateStore, StateTransaction, StoredStream } from './StateStore.js';
 
@@ -22,6 +23,8 @@ export interface SqliteStateStoreOptions {
   /** Prefix of the three tables (`streams`, `slots`, `segments`). @default 'evomem_' */
   tablePrefix?: string;
 }
+
+const SQLITE_SPEC = { path: is.nonEmptyString, synchronous: is.oneOf('full', 'normal'), busyTimeoutMs: is.int(0), tablePrefix: is.string };
 
 /**
  * The embedded default: streams in one SQLite file (WAL), via `better-sqlite3`. Each
@@ -49,6 +52,8 @@ export class SqliteStateStore implements StateStore {
   }
 
   static async open(options: SqliteStateStoreOptions): Promise<SqliteStateStore> {
+    checkOptions('SqliteStateStore.open', options, SQLITE_SPEC);
+    if (options?.path === undefined) throw new EvomemError('INVALID_OPTION', "SqliteStateStore.open needs path: the database file (created if missing), or ':memory:'.");
     const prefix = checkTablePrefix(options.tablePrefix ?? 'evomem_');
     const BetterSqlite = (await importOptional<{ default: typeof import('better-sqlite3') }>('better-sqlite3', 'the SQLite state store')).default;
     const path = options.path === ':memory:' ? options.path : resolve(options.path);

@@ -7,6 +7,8 @@ import type { EvolvingEncoder } from '../memory/EvolvingEncoder.js';
 import { MemoryQueue, type LatentMeta } from '../memory/MemoryQueue.js';
 import type { Segment } from '../memory/segments.js';
 import { StreamState } from '../memory/StreamState.js';
+import { fileError, isFileSystemError, writingTo } from '../util/files.js';
+import { checkOptions, is } from '../util/options.js';
 import type { StateStore } from './StateStore.js';
 
 const MAGIC = Buffer.from('EVOMEMX1', 'ascii');
@@ -52,7 +54,12 @@ export interface LegacyImportOptions {
   vectorsOut?: string;
 }
 
+const EXPORT_SPEC = { streams: { expect: 'an array of stream ids (strings)', test: (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string') } };
+const IMPORT_SPEC = { replace: is.boolean };
+const LEGACY_SPEC = { stream: is.nonEmptyString, vectorsOut: is.nonEmptyString };
+
 export async function exportStreams(store: StateStore, path: string, options: ExportOptions = {}): Promise<TransferReport> {
+  checkOptions('exportStreams', options, EXPORT_SPEC);
   await removeStaleTemps(path);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const report: TransferReport = { streams: 0, segments: 0, bytes: 0 };
@@ -60,7 +67,7 @@ export async function exportStreams(store: StateStore, path: string, options: Ex
   try {
     file = await open(tmp, 'wx');
   } catch (error) {
-    throw new EvomemError('STORE_UNAVAILABLE', `Cannot write ${path}: ${(error as Error).message}. Check that its folder exists and is writable.`, { cause: error });
+    throw fileError(error, path, 'write the export to');
   }
   const hash = createHash('sha256');
   const write = async (kind: Kind, payload: Uint8Array) => {
@@ -116,6 +123,7 @@ export async function exportStreams(store: StateStore, path: string, options: Ex
     await file.close().catch(() => {});
     await rm(tmp, { force: true });
     if (error instanceof EvomemError) throw error;
+    if (isFileSystemError(error)) throw fileError(error, path, 'write the export to');
     throw new EvomemError('STORE_UNAVAILABLE', `Exporting to ${path} failed: ${(error as Error).message}. Nothing was written there.`, { cause: error });
   }
 }
@@ -127,6 +135,7 @@ export async function exportStreams(store: StateStore, path: string, options: Ex
  * refused, unless `replace`. Memory holds one stream at a time.
  */
 export async function importStreams(store: StateStore, path: string, options: ImportOptions = {}): Promise<TransferReport> {
+  checkOptions('importStreams', options, IMPORT_SPEC);
   const fail = (why: string, cause?: unknown) =>
     new EvomemError('STATE_INVALID', `${path} ${why}. Nothing was imported; the file was left as it is.`, cause === undefined ? {} : { cause });
   await verifyDigest(path, fail);
@@ -193,6 +202,7 @@ export async function importLegacyStream(
   evolving: EvolvingEncoder,
   options: LegacyImportOptions = {},
 ): Promise<{ stream: string; segments: number }> {
+  checkOptions('importLegacyStream', options, LEGACY_SPEC);
   const fail = (why: string, cause?: unknown) => new EvomemError('STATE_INVALID', `${path} ${why}. Nothing was imported; the file was left as it is.`, cause === undefined ? {} : { cause });
   let bytes: Buffer;
   try {
@@ -228,15 +238,16 @@ export async function importLegacyStream(
   if (options.vectorsOut) {
     const embeddings = new Float32Array(new Uint8Array(Buffer.from(header.extra.embeddings, 'base64')).buffer);
     if (embeddings.length !== segments.length * D) throw fail(`holds ${segments.length} segments but ${embeddings.length / D} embeddings`);
-    const out = await open(options.vectorsOut, 'wx').catch((error: unknown) => {
-      throw new EvomemError('STATE_INVALID', `Cannot create ${options.vectorsOut}: ${(error as Error).message}. It must not exist yet.`, { cause: error });
+    const vectorsOut = options.vectorsOut;
+    await writingTo(vectorsOut, 'write the vectors to', async () => {
+      const out = await open(vectorsOut, 'wx');
+      try {
+        for (const [i, s] of segments.entries()) await out.write(`${JSON.stringify({ ...s, embedding: Array.from(embeddings.subarray(i * D, (i + 1) * D)) })}\n`);
+        await out.sync();
+      } finally {
+        await out.close();
+      }
     });
-    try {
-      for (const [i, s] of segments.entries()) await out.write(`${JSON.stringify({ ...s, embedding: Array.from(embeddings.subarray(i * D, (i + 1) * D)) })}\n`);
-      await out.sync();
-    } finally {
-      await out.close();
-    }
   }
   const tx = await store.begin(name);
   if (tx.current) {

@@ -257,8 +257,10 @@ interface ChildLine {
 }
 
 /**
- * Runs `fixtures/ingestChild.mjs`: with `killAfterMs`, SIGKILLs it that long after it is
- * ready; with `gate`, it starts ingesting once the gate opens. `ready` resolves when it is.
+ * Runs `fixtures/ingestChild.mjs`: with `killAfterMs`, SIGKILLs it that long after its first
+ * ingest returned (timed from there, not from its start, so that a slow, loaded machine still
+ * kills it mid-run rather than before anything committed); with `gate`, it starts ingesting
+ * once the gate opens. `ready` resolves when it is ready.
  */
 function runChild(
   url: string,
@@ -282,10 +284,10 @@ function runChild(
         buffered = buffered.slice(nl + 1);
         if (line.ready) {
           ready.resolve();
-          if (options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
           void options.gate?.then(() => child.stdin.write('go\n'));
           continue;
         }
+        if (lines.length === 0 && options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
         lines.push(line);
       }
     });

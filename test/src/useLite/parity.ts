@@ -1,4 +1,4 @@
-// pnpm --filter @evomem/model-use-lite parity — checks the converted model against the TF.js
+// pnpm --filter @evomem/test parity:use-lite — checks the converted model against the TF.js
 // reference: embeddings of the varied sentences and token ids of a fuzz corpus. The last
 // line printed is JSON: {"sentences", "min_cosine", "token_mismatches", "fuzz_strings",
 // "score_ties", "other_mismatches", "min_cosine_on_mismatches"}. A score tie is a string the
@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Encoder, TextTokenizer } from '@evomem/core';
-import { modelPath } from '../src/index.js';
+import { modelPath } from '@evomem/model-use-lite';
 import { fuzzCorpus, PARITY_SENTENCES } from './parityCorpus.js';
 import { loadReference } from './reference.js';
 

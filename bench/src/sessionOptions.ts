@@ -1,0 +1,47 @@
+// What the encoder benchmark's parent and children share: the run settings, the result, and
+// the onnxruntime session options both sides get.
+
+export interface ChildConfig {
+  runner: 'evomem' | 'transformers.js' | 'tfjs-use-lite';
+  modelDir: string;
+  threads: number;
+  textsFile: string;
+  /**
+   * How the baseline is called: `input` cuts the texts into input-order batches of `batch`;
+   * `sorted` sorts them by token count, batches them, and puts the vectors back in input
+   * order; `all` passes every text in one call (the library's default usage).
+   */
+  order?: 'input' | 'sorted' | 'all';
+  batch?: number;
+  maxBatchTokens?: number;
+}
+
+export interface ChildResult {
+  seconds: number;
+  sentencesPerSecond: number;
+  p50BatchMs: number;
+  modelCalls: number;
+  peakRssMiB: number;
+  /** Counted by evomem's encoder; absent for the baselines, whose padding the parent estimates. */
+  executedTokens?: number;
+  realTokens?: number;
+  /** Threads the runtime actually used, where it can say. */
+  runtimeThreads?: number;
+}
+
+/**
+ * The session options evomem opens every CPU session with (packages/core/src/encoder/session.ts),
+ * given to transformers.js too, so both sides run the same onnxruntime-node build with the
+ * same settings. transformers.js passes `session_options` through to
+ * `InferenceSession.create` unchanged (src/backends/onnx.js, createInferenceSession).
+ */
+export const sessionOptions = (threads: number) => ({
+  graphOptimizationLevel: 'all' as const,
+  executionMode: 'sequential' as const,
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+  logSeverityLevel: 3 as const,
+});
+
