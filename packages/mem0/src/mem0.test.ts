@@ -53,6 +53,24 @@ describe('Mem0 with evomem', () => {
     expect(existsSync(join(dir, 'plain', 'vector_store.db'))).toBe(true);
   });
 
+  it("explains Mem0's search score: a blend over the cosine, which the README tells users to threshold on", async () => {
+    const memory = new Memory(await evomemMemoryConfig({ dir: join(dir, 'explain') }));
+    await memory.add(messages(turnsOf(sample.conversation)), { userId: 'maya', infer: false });
+    const query = 'What kind of dog did Theo adopt?';
+    const { results } = await memory.search(query, { filters: { user_id: 'maya' }, explain: true } as never);
+    const top = results[0] as unknown as { memory: string; score: number; score_details: { semanticScore: number; bm25Score: number; entityBoost: number; maxPossibleScore: number } };
+    const d = top.score_details;
+    expect(top.score).toBeCloseTo((d.semanticScore + d.bm25Score + d.entityBoost) / d.maxPossibleScore, 6);
+    expect(d.maxPossibleScore).toBeGreaterThan(1);
+    // The semantic part is the plain cosine of evomem's query and document encodings.
+    const encoder = await Encoder.load({ device: 'cpu' });
+    const [doc] = await encoder.embedDocuments([top.memory]);
+    const cosine = dotOf(await encoder.embedQuery(query), doc!);
+    await encoder.dispose();
+    expect(d.semanticScore).toBeCloseTo(cosine, 4);
+    expect(top.score).toBeLessThan(cosine);
+  });
+
   it('EvomemMemory stores memories with document encodings and searches with query encodings', async () => {
     // A model with distinct query and document prompts, so the two encodings differ.
     const model = join(dir, 'prompted');

@@ -143,7 +143,7 @@ export class QueryAdapter {
             })();
     const init = checkInit({ model: j.model as AdapterModel, projection, evolving: (j.evolving ?? null) as EvolvingWeights | null }, check, 'query');
     if (j.training !== undefined && j.training !== null) check.object(j.training, 'training');
-    verifyChecksum(j as Record<string, unknown>, (why) => new EvomemError('STATE_INVALID', `${source} ${why}.`));
+    verifyChecksum(j as Record<string, unknown>, ['format', 'version', 'model', 'query', 'evolving', 'training'], (why) => new EvomemError('STATE_INVALID', `${source} ${why}.`));
     return new QueryAdapter({ ...init, training: (j.training ?? null) as Record<string, unknown> | null });
   }
 

@@ -108,6 +108,13 @@ describe('adapter files', () => {
       expect(error.code).toBe('STATE_INVALID');
       expect(error.message).toMatch(/fails its checksum/);
     }
+    // A flip in the checksum's own key would turn the check off; with a weight flipped too,
+    // the file must still be refused.
+    const renamed = Buffer.from(text.replace('"checksum":', '"checksul":'));
+    renamed[weight]! ^= 0b10;
+    await writeFile(join(dir, 'unkeyed.json'), renamed);
+    const unkeyed = await refusal(() => QueryAdapter.load(join(dir, 'unkeyed.json')));
+    expect(unkeyed).toMatchObject({ code: 'STATE_INVALID', message: expect.stringContaining('unknown field "checksul"') });
     const cut = join(dir, 'truncated.json');
     await writeFile(cut, text.slice(0, text.length / 2));
     expect((await refusal(() => QueryAdapter.load(cut))).code).toBe('STATE_INVALID');

@@ -69,7 +69,7 @@ export function checkEvolvingWeights(json: unknown, source: string, dimensions?:
   const projection = w.projection;
   if (projection !== null && !Array.isArray(projection)) throw check.fail(name('projection'), `must be null (identity) or an array of ${D * D} numbers, got ${describeValue(projection)}`);
   if (projection) check.weights(projection, name('projection'), D * D, `a ${D} x ${D} matrix`);
-  verifyChecksum(w as Record<string, unknown>, (why) => new EvomemError(code, `${where} ${why}.`));
+  verifyChecksum(w as Record<string, unknown>, ['format', 'version', 'dimensions', 'temperature', 'gate', 'projection'], (why) => new EvomemError(code, `${where} ${why}.`));
   if (dimensions !== undefined && D !== dimensions) {
     throw new EvomemError(code, `${where} holds ${D}-d weights; the encoder gives ${dimensions}-d vectors (another model?).`);
   }

@@ -7,6 +7,7 @@ import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
 import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
 import { checkOptions, describeValue, is, type OptionRule } from '../util/options.js';
 import { dot } from '../util/vector.js';
+import { parseTime } from '../util/dates.js';
 
 /** How a `SearchIndex` scores texts against a query. */
 export type SearchMode = 'dense' | 'bm25' | 'hybrid';
@@ -173,9 +174,14 @@ export function segmentMeta(id: string, metadata: Record<string, unknown>): Part
   return { id, ...(speaker ? { speaker } : {}), ...(session ? { session } : {}), ...(timestamp ? { timestamp } : {}) };
 }
 
-/** Hosts keep times as ISO strings, epoch milliseconds or Date objects; segments take ISO 8601. */
+/**
+ * Hosts keep times as date strings, epoch numbers or Date objects; segments take a date
+ * string (`TIME_FORMATS`). Epoch numbers under 1e11 are seconds (1e11 ms is 1973), others
+ * milliseconds. A value that is no date is left out: host metadata is the host's, and a
+ * segment without a time only skips the out-of-order check.
+ */
 function hostTimestamp(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  const time = typeof value === 'number' ? value : value instanceof Date ? value.getTime() : Number.NaN;
+  if (typeof value === 'string') return parseTime(value) === undefined ? undefined : value;
+  const time = typeof value === 'number' ? (Math.abs(value) < 1e11 ? value * 1000 : value) : value instanceof Date ? value.getTime() : Number.NaN;
   return Number.isFinite(time) && Math.abs(time) <= 8.64e15 ? new Date(time).toISOString() : undefined;
 }

@@ -66,9 +66,13 @@ export function withChecksum<T extends object>(body: T): T & { checksum: string 
 
 /**
  * Verifies the `checksum` field of parsed JSON written by `withChecksum`, if it has one
- * (files written by hand or by older versions have none). Throws with `fail`'s error.
+ * (files written by hand or by older versions have none). Every top-level key must be one
+ * of `fields` or `checksum`: otherwise one flipped bit in the key's name would turn the
+ * check off. Throws with `fail`'s error.
  */
-export function verifyChecksum(json: Record<string, unknown>, fail: (why: string) => Error): void {
+export function verifyChecksum(json: Record<string, unknown>, fields: readonly string[], fail: (why: string) => Error): void {
+  const unknown = Object.keys(json).find((key) => key !== 'checksum' && !fields.includes(key));
+  if (unknown !== undefined) throw fail(`has an unknown field ${JSON.stringify(unknown)} (known: ${[...fields, 'checksum'].join(', ')}): it was damaged, or written by something else`);
   if (!('checksum' in json)) return;
   const { checksum, ...body } = json;
   if (typeof checksum !== 'string' || checksum !== checksumOf(body)) {
