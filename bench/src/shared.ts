@@ -52,9 +52,9 @@ export function benchArgs(): string[] {
 }
 
 /** The command line that ran this benchmark, as a user would type it. */
-export function commandLine(script: string): string {
+export function commandLine(script: string, root = `bench:${script}`): string {
   const args = benchArgs().map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
-  return [`pnpm bench:${script}`, ...args].join(' ');
+  return [`pnpm ${root}`, ...args].join(' ');
 }
 
 /**

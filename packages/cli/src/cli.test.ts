@@ -71,7 +71,7 @@ describe('evomem eval', () => {
   });
 
   it('names a bad retriever, a bad --k and a malformed file', async () => {
-    expect((await run('eval', '--data', SAMPLE, '--retriever', 'nope')).stderr).toMatch(/^evomem: Unknown retriever "nope"; registered: bm25, dense, hybrid, hybrid-rrf/);
+    expect((await run('eval', '--data', SAMPLE, '--retriever', 'nope')).stderr).toMatch(/^evomem: Unknown retriever "nope"; registered: pipeline, pipeline-evolving, bm25, dense, hybrid, hybrid-rrf/);
     expect((await run('eval', '--data', SAMPLE, '--k', '5,x')).stderr).toMatch(/--k takes positive integers/);
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify([{ sample_id: 'x', conversation: { session_1: [{ speaker: 'A', dia_id: 'D1:1' }] }, qa: [] }]));
@@ -123,11 +123,14 @@ describe('evomem train', () => {
     const trained = await run('train', '--data', SAMPLE, '--out', out, '--epochs', '3', '--validation', '0');
     expect(trained.code).toBe(0);
     expect(trained.stdout).toMatch(/groups from 8 queries over 28 messages \(queries: qa\)/);
-    expect(trained.stdout).toMatch(/low-rank adapter \(16384 parameters\) for @evomem\/model-use-lite -> .*adapter\/adapter\.json/);
+    expect(trained.stdout).toMatch(/low-rank adapter \(16384 parameters, pipeline fusion weights\) for @evomem\/model-use-lite -> .*adapter\/adapter\.json/);
     const file = JSON.parse(await readFile(join(out, 'adapter.json'), 'utf8'));
     expect(file).toMatchObject({ format: 'evomem-adapter', version: 1, model: { id: '@evomem/model-use-lite', dimensions: 512 }, evolving: null });
+    // The pipeline's fusion weights are learned with the adapter, for the backend it was trained on.
+    expect(Object.keys(file.fusion)).toEqual(['static']);
+    expect(file.fusion.static.bm25).toEqual(expect.any(Number));
     expect((await readFile(join(out, 'negatives.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(11);
-    const plain = await report('dense.json', '--retriever', 'dense');
+    const plain = await report('dense.json', '--retriever', 'dense', '--no-adapter');
     const adapted = await report('dense-adapted.json', '--retriever', 'dense', '--adapter', out);
     expect(adapted.questions).toBe(plain.questions);
     expect(adapted.metrics.mrr).toBeGreaterThan(plain.metrics.mrr);
@@ -137,9 +140,21 @@ describe('evomem train', () => {
     expect((await run('train', '--data', SAMPLE, '--out', evolvingOut, '--epochs', '2', '--evolving', '--validation', '0')).code).toBe(0);
     const evolvingFile = JSON.parse(await readFile(join(evolvingOut, 'adapter.json'), 'utf8'));
     expect(evolvingFile.evolving).toMatchObject({ format: 'evomem-evolving-weights', dimensions: 512 });
-    const evolvingPlain = await report('evolving.json', '--retriever', 'evolving');
+    const evolvingPlain = await report('evolving.json', '--retriever', 'evolving', '--no-adapter');
+    expect(Object.keys(evolvingFile.fusion)).toEqual(['evolving']);
     const evolvingAdapted = await report('evolving-adapted.json', '--retriever', 'evolving', '--adapter', evolvingOut);
     expect(evolvingAdapted.metrics.mrr).toBeGreaterThan(evolvingPlain.metrics.mrr);
+  });
+
+  it('runs the retrieval pipeline by default, with the model adapter unless --no-adapter', async () => {
+    const pipeline = await run('eval', '--data', SAMPLE, '--k', '1,5', '--json', join(dir, 'pipeline.json'));
+    expect(pipeline.code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, 'pipeline.json'), 'utf8')).retriever).toBe('pipeline');
+    const bare = await run('eval', '--data', SAMPLE, '--k', '1,5', '--no-adapter', '--json', join(dir, 'pipeline-bare.json'));
+    expect(bare.code).toBe(0);
+    const [a, b] = [JSON.parse(await readFile(join(dir, 'pipeline.json'), 'utf8')), JSON.parse(await readFile(join(dir, 'pipeline-bare.json'), 'utf8'))];
+    // Other query vectors and other fusion weights: the scores cannot all stay the same.
+    expect(a.metrics).not.toEqual(b.metrics);
   });
 
   it('names bad flags and a wrong adapter file', async () => {

@@ -9,7 +9,8 @@ export interface EvalFlags {
   unit: UnitKind;
   retriever: string;
   model?: string;
-  adapter?: string;
+  /** A path; false with --no-adapter; undefined (or true, commander's default) for the model's own. */
+  adapter?: string | boolean;
   k: number[];
   json?: string;
   includeAdversarial: boolean;
@@ -29,7 +30,8 @@ export async function runEval(flags: EvalFlags): Promise<EvalReport> {
   const encoder: EncoderOptions = { device: flags.device };
   if (flags.model) encoder.model = flags.model;
   if (flags.threads) encoder.threads = flags.threads;
-  const retriever = await createRetriever(flags.retriever, { encoder, ...(flags.adapter ? { adapter: flags.adapter } : {}) });
+  if (flags.adapter === false) encoder.adapter = false;
+  const retriever = await createRetriever(flags.retriever, { encoder, ...(typeof flags.adapter === 'string' ? { adapter: flags.adapter } : {}) });
   const bar = progressBar(`eval ${flags.retriever}`);
   bar.start(dataset.corpora.reduce((n, c) => n + c.questions.length, 0));
   let report: EvalReport;

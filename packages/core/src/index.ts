@@ -14,7 +14,7 @@ export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/Tex
 export type { Device } from './encoder/session.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
-export { SearchIndex, openSearchIndex, segmentMeta, type SearchIndexOptions, type OpenSearchIndexOptions, type SearchMode, type SearchHit } from './search/SearchIndex.js';
+export * from './retrieval/index.js';
 export * from './memory/index.js';
 export * from './stores/index.js';
 export {
@@ -28,5 +28,5 @@ export {
   type SamplerOptions,
   type SamplerReport,
 } from './sampler/HierarchicalNegativeSampler.js';
-export { QueryAdapter, ADAPTER_FILE, type AdapterModel, type QueryProjection, type QueryAdapterInit } from './adapter/QueryAdapter.js';
+export { QueryAdapter, ADAPTER_FILE, type AdapterFusion, type AdapterModel, type QueryProjection, type QueryAdapterInit } from './adapter/QueryAdapter.js';
 export { trainAdapter, type AdapterTrainingData, type TrainAdapterOptions, type TrainingProgress, type TrainingReport } from './adapter/trainAdapter.js';

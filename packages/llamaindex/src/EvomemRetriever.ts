@@ -37,7 +37,7 @@ export interface EvomemRetrieverOptions extends OpenSearchIndexOptions {
   stream?: string;
 }
 
-const SEARCH_ONLY = ['mode', 'fusion', 'weights', 'rrfK', 'bm25', 'backend', 'evolving'] as const;
+const SEARCH_ONLY = ['mode', 'parts', 'fusionWeights', 'fusion', 'weights', 'rrfK', 'bm25', 'backend', 'evolving'] as const;
 
 /**
  * A LlamaIndex retriever returning `NodeWithScore[]`, usable in a `RetrieverQueryEngine`. By

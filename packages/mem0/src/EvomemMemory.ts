@@ -50,7 +50,7 @@ export interface EvomemMemoryOptions {
  * `EvomemMemory` routes by memory action instead.
  */
 export async function evomemMemoryConfig(options: EvomemMemoryOptions = {}): Promise<MemoryConfig> {
-  const embeddings = options.embeddings instanceof EvomemEmbeddings ? options.embeddings : await EvomemEmbeddings.create(options.embeddings);
+  const embeddings = options.embeddings instanceof EvomemEmbeddings ? options.embeddings : await EvomemEmbeddings.create(withoutDefaultAdapter(options.embeddings));
   await embeddings.encoder();
   const base: MemoryConfig = {
     embedder: { provider: 'langchain', config: { model: embeddings, embeddingDims: embeddings.embeddingDimension } },
@@ -65,6 +65,16 @@ export async function evomemMemoryConfig(options: EvomemMemoryOptions = {}): Pro
     ...(options.dir ? { historyDbPath: join(options.dir, 'history.db') } : {}),
   } as MemoryConfig;
   return { ...base, ...options.config } as MemoryConfig;
+}
+
+/**
+ * On Mem0's LangChain route, single adds and updates are embedded as queries too, so a query
+ * adapter would project stored memories as well as searches. That route runs the bare model
+ * unless an adapter is asked for by name; `EvomemMemory` routes by memory action and keeps
+ * the model's default adapter for searches.
+ */
+function withoutDefaultAdapter(params: EvomemEmbeddingsParams = {}): EvomemEmbeddingsParams {
+  return params.encoder?.adapter === undefined ? { ...params, encoder: { ...params.encoder, adapter: false } } : params;
 }
 
 let warnedFallback = false;
@@ -112,7 +122,8 @@ export class EvomemMemory extends Memory {
   }
 
   static async create(options: EvomemMemoryOptions = {}): Promise<EvomemMemory> {
-    const config = await evomemMemoryConfig(options);
+    const embeddings = options.embeddings instanceof EvomemEmbeddings ? options.embeddings : await EvomemEmbeddings.create(options.embeddings);
+    const config = await evomemMemoryConfig({ ...options, embeddings });
     const encoder = await (config.embedder.config as { model: EvomemEmbeddings }).model.encoder();
     let evolving: EvolvingMemory | undefined;
     const ownsStore = typeof options.stateStore !== 'object';

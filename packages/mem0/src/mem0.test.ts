@@ -62,8 +62,9 @@ describe('Mem0 with evomem', () => {
     const d = top.score_details;
     expect(top.score).toBeCloseTo((d.semanticScore + d.bm25Score + d.entityBoost) / d.maxPossibleScore, 6);
     expect(d.maxPossibleScore).toBeGreaterThan(1);
-    // The semantic part is the plain cosine of evomem's query and document encodings.
-    const encoder = await Encoder.load({ device: 'cpu' });
+    // The semantic part is the plain cosine of evomem's query and document encodings; this
+    // route runs the bare model (no query adapter: Mem0 embeds single adds as queries too).
+    const encoder = await Encoder.load({ device: 'cpu', adapter: false });
     const [doc] = await encoder.embedDocuments([top.memory]);
     const cosine = dotOf(await encoder.embedQuery(query), doc!);
     await encoder.dispose();

@@ -2,7 +2,7 @@
 // into the ONNX model folder this package ships (model/). Run by `pnpm build`; reads only
 // the npm package, fetches nothing.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,4 +41,11 @@ await writeFile(
   ),
 );
 const sha = createHash('sha256').update(graph).digest('hex');
+// The default query adapter (trained by `pnpm train:defaults`, see adapter/README.md) fits this
+// exact graph only. One trained on another graph is left out, with a warning here and a failing
+// test (src/index.test.ts), so that train:defaults can still build and train it again.
+const adapterFile = fileURLToPath(new URL('../adapter/adapter.json', import.meta.url));
+const adapter = JSON.parse(await readFile(adapterFile, 'utf8').catch(() => 'null')) as { model: { fingerprint: string } } | null;
+if (adapter?.model.fingerprint === `sha256:${sha}`) await copyFile(adapterFile, join(out, 'adapter.json'));
+else console.warn(`${adapterFile} ${adapter ? `was trained on graph ${adapter.model.fingerprint}, not sha256:${sha}` : 'is missing'}: the model ships without its default adapter. Train it again: pnpm train:defaults.`);
 console.log(`wrote ${out}: onnx/model.onnx (${(graph.length / 1e6).toFixed(1)} MB, sha256 ${sha.slice(0, 16)}…), tokenizer.json (${vocab.length} pieces)`);

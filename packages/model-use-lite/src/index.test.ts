@@ -38,3 +38,17 @@ describe('modelPath', () => {
     expect((await json('config.json')).max_position_embeddings).toBe(128);
   });
 });
+
+describe('the default adapter', () => {
+  it('ships in the folder, trained on exactly this graph, with fusion weights for both backends', async () => {
+    const { createHash } = await import('node:crypto');
+    const adapter = await json('adapter.json');
+    const graph = await readFile(join(modelPath, 'onnx', 'model.onnx'));
+    expect(adapter.format).toBe('evomem-adapter');
+    // A graph rebuilt differently leaves the adapter out of the folder (and this fails): train it again with pnpm train:defaults.
+    expect(adapter.model.fingerprint).toBe(`sha256:${createHash('sha256').update(graph).digest('hex')}`);
+    expect(adapter.model.dimensions).toBe(512);
+    expect(Object.keys(adapter.fusion).sort()).toEqual(['evolving', 'static']);
+    expect(adapter.training.command).toBe('pnpm train:defaults');
+  });
+});

@@ -117,3 +117,65 @@ describe('Encoder with an adapter', () => {
     await expect(Encoder.load({ model: a.dir, device: 'cpu', dimensions: 16, adapter })).rejects.toThrow(/at 32 dimensions; the encoder gives 16-d vectors/);
   });
 });
+
+describe('QueryAdapter fusion weights', () => {
+  const fusion = { static: { bm25: 0.8, dense: 1.3, 'session-bm25': 0.25, speaker: -0.5 }, evolving: { bm25: 1, 'date-match': 0.4 } };
+  const withFusion = () => new QueryAdapter({ ...lowRank(4, 'sha256:f'), fusion });
+  /** The file form of an adapter with `fusion` put in by hand (no checksum, as a hand-edited file). */
+  const handEdited = (fusionField: unknown) => {
+    const { checksum: _, ...body } = lowRank(4, 'sha256:f').toJson();
+    return { ...body, fusion: fusionField };
+  };
+
+  it('round-trips through JSON and through a folder', async () => {
+    const a = withFusion();
+    expect(a.fusion).toEqual(fusion);
+    const parsed = QueryAdapter.fromJson(JSON.parse(JSON.stringify(a.toJson())));
+    expect(parsed.fusion).toEqual(fusion);
+    const dir = await mkdtemp(join(tmpdir(), 'evomem-adapter-'));
+    try {
+      await a.save(dir);
+      const loaded = await QueryAdapter.load(dir);
+      expect(loaded.fusion).toEqual(fusion);
+      const q = randomVector(4, seededRandom(5));
+      expect([...loaded.apply(q)]).toEqual([...a.apply(q)]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads a file without fusion weights, or with null, as none', () => {
+    const plain = lowRank(4, 'sha256:f');
+    expect(plain.fusion).toBeNull();
+    expect(plain.toJson()).not.toHaveProperty('fusion');
+    expect(QueryAdapter.fromJson(JSON.parse(JSON.stringify(plain.toJson()))).fusion).toBeNull();
+    expect(QueryAdapter.fromJson(handEdited(null)).fusion).toBeNull();
+    // Only backends with weights are kept.
+    expect(QueryAdapter.fromJson(handEdited({ static: { dense: 2 } })).fusion).toEqual({ static: { dense: 2 } });
+  });
+
+  it('refuses a file whose fusion weights name an unknown signal or are not finite numbers', async () => {
+    const refused = (fusionField: unknown) => () => QueryAdapter.fromJson(handEdited(fusionField), 'my-adapter.json');
+    expect(refused({ static: { 'sesion-bm25': 1 } })).toThrow(expect.objectContaining({ code: 'STATE_INVALID', message: expect.stringMatching(/my-adapter\.json.*'sesion-bm25'.*Did you mean 'session-bm25'/) }));
+    expect(refused({ evolving: { bm25: '1' } })).toThrow(expect.objectContaining({ code: 'STATE_INVALID', message: expect.stringMatching(/'bm25' must be a finite number/) }));
+    expect(refused({ static: { dense: Infinity } })).toThrow(expect.objectContaining({ code: 'STATE_INVALID' }));
+    expect(refused({ statik: { dense: 1 } })).toThrow(expect.objectContaining({ code: 'STATE_INVALID', message: expect.stringMatching(/Did you mean 'static'/) }));
+    expect(refused([1, 2])).toThrow(expect.objectContaining({ code: 'STATE_INVALID' }));
+    // From disk too: 1e999 is how a file spells a weight too big for a number.
+    const dir = await mkdtemp(join(tmpdir(), 'evomem-adapter-'));
+    try {
+      const file = join(dir, 'adapter.json');
+      await writeFile(file, JSON.stringify(handEdited({ static: { bm25: 1 } })).replace('"bm25":1', '"bm25":1e999'));
+      await expect(QueryAdapter.load(dir)).rejects.toMatchObject({ code: 'STATE_INVALID', message: expect.stringMatching(/'bm25' must be a finite number/) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // A checksummed file whose weights were changed fails its checksum.
+    const json = withFusion().toJson();
+    expect(() => QueryAdapter.fromJson({ ...json, fusion: { static: { bm25: 9 } } })).toThrow(/fails its checksum/);
+  });
+
+  it('refuses bad fusion weights when constructed', () => {
+    expect(() => new QueryAdapter({ ...lowRank(4, 'sha256:f'), fusion: { static: { 'sesion-bm25': 1 } as never } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/Did you mean 'session-bm25'/) }));
+  });
+});

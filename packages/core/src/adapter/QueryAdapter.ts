@@ -6,6 +6,10 @@ import { checkEvolvingWeights, type EvolvingWeights } from '../memory/readOut.js
 import { FieldChecker, verifyChecksum, withChecksum } from '../util/fields.js';
 import { writeFileAtomic } from '../util/files.js';
 import { checkOptions, describeValue, is } from '../util/options.js';
+import { checkFusionWeights, type FusionWeights } from '../retrieval/pipeline.js';
+
+/** Fusion weights of the retrieval pipeline trained with an adapter, per backend. */
+export type AdapterFusion = Partial<Record<'static' | 'evolving', FusionWeights>>;
 
 /** The file an adapter folder holds. */
 export const ADAPTER_FILE = 'adapter.json';
@@ -34,6 +38,8 @@ export interface QueryAdapterInit {
   evolving?: EvolvingWeights | null;
   /** How it was trained (data, options, epochs, losses, time), kept for reports. */
   training?: Record<string, unknown> | null;
+  /** The retrieval pipeline's fusion weights learned with it (`trainFusion`); a `SearchIndex` uses them for its backend. */
+  fusion?: AdapterFusion | null;
 }
 
 interface AdapterFileJson {
@@ -43,12 +49,13 @@ interface AdapterFileJson {
   query: { kind: 'low-rank'; rank: number; u: string; v: string } | { kind: 'linear'; matrix: string };
   evolving: EvolvingWeights | null;
   training: Record<string, unknown> | null;
+  fusion?: AdapterFusion | null;
   /** SHA-256 of the rest (see `withChecksum`); files without one are read unchecked. */
   checksum?: string;
 }
 
 const objectOrNull = is.anyOf(is.object, is.oneOf(null));
-const INIT_SPEC = { model: is.object, projection: is.object, evolving: objectOrNull, training: objectOrNull };
+const INIT_SPEC = { model: is.object, projection: is.object, evolving: objectOrNull, training: objectOrNull, fusion: objectOrNull };
 const STATE_FIX = 'Train the adapter again (evomem train --out DIR) or restore the file.';
 
 /**
@@ -66,6 +73,7 @@ export class QueryAdapter {
   readonly projection: QueryProjection;
   readonly evolving: EvolvingWeights | null;
   readonly training: Record<string, unknown> | null;
+  readonly fusion: AdapterFusion | null;
 
   constructor(init: QueryAdapterInit) {
     checkOptions('new QueryAdapter', init, INIT_SPEC);
@@ -74,6 +82,7 @@ export class QueryAdapter {
     this.projection = checked.projection;
     this.evolving = checked.evolving;
     this.training = init.training ?? null;
+    this.fusion = init.fusion ? checkFusion(init.fusion, 'QueryAdapter fusion') : null;
   }
 
   /** Trainable numbers in the query projection. */
@@ -143,8 +152,16 @@ export class QueryAdapter {
             })();
     const init = checkInit({ model: j.model as AdapterModel, projection, evolving: (j.evolving ?? null) as EvolvingWeights | null }, check, 'query');
     if (j.training !== undefined && j.training !== null) check.object(j.training, 'training');
-    verifyChecksum(j as Record<string, unknown>, ['format', 'version', 'model', 'query', 'evolving', 'training'], (why) => new EvomemError('STATE_INVALID', `${source} ${why}.`));
-    return new QueryAdapter({ ...init, training: (j.training ?? null) as Record<string, unknown> | null });
+    verifyChecksum(j as Record<string, unknown>, ['format', 'version', 'model', 'query', 'evolving', 'training', 'fusion'], (why) => new EvomemError('STATE_INVALID', `${source} ${why}.`));
+    let fusion: AdapterFusion | null = null;
+    if (j.fusion !== undefined && j.fusion !== null) {
+      try {
+        fusion = checkFusion(check.object(j.fusion, 'fusion') as AdapterFusion, `${source} fusion`);
+      } catch (error) {
+        throw new EvomemError('STATE_INVALID', `${source}: ${(error as Error).message} ${STATE_FIX}`, { cause: error });
+      }
+    }
+    return new QueryAdapter({ ...init, training: (j.training ?? null) as Record<string, unknown> | null, fusion });
   }
 
   toJson(): AdapterFileJson {
@@ -156,6 +173,7 @@ export class QueryAdapter {
       query: p.kind === 'linear' ? { kind: 'linear', matrix: toBase64(p.matrix) } : { kind: 'low-rank', rank: p.rank, u: toBase64(p.u), v: toBase64(p.v) },
       evolving: this.evolving,
       training: this.training,
+      ...(this.fusion ? { fusion: this.fusion } : {}),
     } satisfies AdapterFileJson);
   }
 
@@ -169,6 +187,12 @@ export class QueryAdapter {
     await writeFileAtomic(file, `${JSON.stringify(this.toJson())}\n`, 'the adapter');
     return file;
   }
+}
+
+function checkFusion(fusion: AdapterFusion, where: string): AdapterFusion {
+  checkOptions(where, fusion, { static: is.object, evolving: is.object });
+  for (const backend of ['static', 'evolving'] as const) if (fusion[backend]) checkFusionWeights(`${where}.${backend}`, fusion[backend]);
+  return fusion;
 }
 
 /** z = A q, or q + U (V^T q), unnormalized. */

@@ -4,7 +4,7 @@ import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../
 import { gateValue, matVec, type EvolvingWeights } from '../memory/readOut.js';
 import type { NegativeGroup, SamplerMessage } from '../sampler/HierarchicalNegativeSampler.js';
 import { checkOptions, is } from '../util/options.js';
-import { fnv1a, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
+import { hashUnit, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
 import { dot } from '../util/vector.js';
 import { Adam } from './Adam.js';
 import { projectQuery, QueryAdapter, type QueryProjection } from './QueryAdapter.js';
@@ -546,10 +546,3 @@ function identity(D: number): Float32Array {
   return m;
 }
 
-/** A stable hash of text into [0, 1): FNV-1a, then murmur3's finalizer so ids that differ only at the end spread evenly. */
-function hashUnit(text: string): number {
-  let h = fnv1a(text);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
-}

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { QueryAdapter, type AdapterModel } from '../adapter/QueryAdapter.js';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ADAPTER_FILE, QueryAdapter, type AdapterModel } from '../adapter/QueryAdapter.js';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { EvomemError } from '../errors.js';
 import { describeValue } from '../util/options.js';
@@ -154,8 +156,12 @@ export class Encoder {
       throw new EvomemError('INVALID_OPTION', `dimensions ${options.dimensions} exceeds the model's width ${width}.`);
     }
     const encoder = new Encoder({ folder, session, device, tokenizer, width, options, modelName: name, maxLength });
-    if (options.adapter === undefined) return encoder;
+    if (options.adapter === false) return encoder;
     try {
+      if (options.adapter === undefined) {
+        encoder.#adapter = await folderAdapter(folder.dir, encoder);
+        return encoder;
+      }
       const adapter = typeof options.adapter === 'string' ? await QueryAdapter.load(options.adapter) : options.adapter;
       adapter.checkModel(await encoder.describeModel(), typeof options.adapter === 'string' ? `Adapter ${options.adapter}` : 'The adapter');
       encoder.#adapter = adapter;
@@ -323,4 +329,18 @@ async function probeWidth(session: InferenceSession, tokenizer: TextTokenizer, p
       cause: error,
     });
   }
+}
+
+/**
+ * The model folder's own default adapter (`adapter.json` beside its configs), when it fits
+ * the graph and dimensions loaded: another graph of the folder (a re-export, a quantized
+ * file) or a truncated `dimensions` runs without it rather than failing to load. A file
+ * that is there but damaged fails loudly.
+ */
+async function folderAdapter(dir: string, encoder: Encoder): Promise<QueryAdapter | undefined> {
+  const file = join(dir, ADAPTER_FILE);
+  if (!(await stat(file).then((s) => s.isFile(), () => false))) return undefined;
+  const adapter = await QueryAdapter.load(file);
+  const model = await encoder.describeModel();
+  return adapter.model.fingerprint === model.fingerprint && adapter.model.dimensions === model.dimensions ? adapter : undefined;
 }

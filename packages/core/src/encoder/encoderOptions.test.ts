@@ -29,7 +29,7 @@ describe('Encoder.load options', () => {
     expect(await failure(load({ device: 'gpu' }))).toBe(`INVALID_OPTION: Encoder.load: option 'device' must be "auto", "cpu", "cuda" or "webgpu", got "gpu".`);
     expect(await failure(load({ dtype: 'fp64' }))).toContain(`option 'dtype' must be "fp32", "fp16", "q8"`);
     expect(await failure(load({ onBatch: 'log' }))).toContain(`option 'onBatch' must be a function, got "log".`);
-    expect(await failure(load({ adapter: 42 }))).toContain(`option 'adapter' must be an adapter folder or adapter.json path, or a loaded QueryAdapter, got 42.`);
+    expect(await failure(load({ adapter: 42 }))).toContain(`option 'adapter' must be an adapter folder or adapter.json path, a loaded QueryAdapter, or false for none, got 42.`);
     expect(await failure(() => Encoder.load('cpu' as never))).toBe('INVALID_OPTION: Encoder.load takes an options object, got "cpu".');
   });
 

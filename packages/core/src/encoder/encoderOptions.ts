@@ -66,9 +66,12 @@ export interface EncoderOptions {
   /**
    * A trained query adapter (`trainAdapter`, `evomem train`): its folder, its file, or a
    * loaded `QueryAdapter`. `embedQuery` returns projected queries; documents are unchanged.
-   * Loading fails when it was trained on another model or dimension.
+   * Loading fails when it was trained on another model or dimension. `false`: none, not
+   * even the model folder's default.
+   * @default the model folder's own `adapter.json` when it has one that fits the graph and
+   * dimensions (the offline default model ships one), else none
    */
-  adapter?: string | QueryAdapter;
+  adapter?: string | QueryAdapter | false;
 }
 
 /** One model call, as reported to `onBatch`. */
@@ -87,8 +90,8 @@ export interface EmbedOptions {
 
 /** A query adapter as `Encoder.load` takes it: a path, or a loaded adapter (checked by shape, so `Encoder` need not load the adapter module to tell). */
 const adapterRule: OptionRule = {
-  expect: "an adapter folder or adapter.json path, or a loaded QueryAdapter",
-  test: (v) => (typeof v === 'string' && v.length > 0) || (typeof v === 'object' && v !== null && typeof (v as QueryAdapter).apply === 'function' && typeof (v as QueryAdapter).checkModel === 'function'),
+  expect: 'an adapter folder or adapter.json path, a loaded QueryAdapter, or false for none',
+  test: (v) => v === false || (typeof v === 'string' && v.length > 0) || (typeof v === 'object' && v !== null && typeof (v as QueryAdapter).apply === 'function' && typeof (v as QueryAdapter).checkModel === 'function'),
 };
 
 const ENCODER_SPEC = {

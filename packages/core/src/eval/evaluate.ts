@@ -1,4 +1,4 @@
-import { rankByScore } from './fusion.js';
+import { rankByScore } from '../retrieval/fusion.js';
 import { DEFAULT_KS, meanMetrics, scoreRanking, type MetricValues } from './metrics.js';
 import type { Retriever } from './retrievers.js';
 import type { EvalDataset } from './types.js';

@@ -4,8 +4,6 @@ export { readLongMemEval, type LongMemEvalOptions } from './longmemeval.js';
 export { readMemoryLog, appendMemoryLog, type MemoryLogRecord } from './memoryLog.js';
 export { parseDialogueDate } from './dates.js';
 export { scoreRanking, meanMetrics, DEFAULT_KS, type MetricValues } from './metrics.js';
-export { Bm25Index, bm25Tokens, ENGLISH_STOPWORDS, LUCENE_STOPWORDS, type Bm25Options } from './Bm25Index.js';
-export { rankByScore, reciprocalRankFusion, zScoreFusion } from './fusion.js';
 export {
   registerRetriever,
   createRetriever,
@@ -17,3 +15,4 @@ export {
 } from './retrievers.js';
 export { evaluate, type EvalReport, type EvaluateOptions } from './evaluate.js';
 export { readDataset, type ReadDatasetOptions } from './readDataset.js';
+export { fusionExamples, addCorpus, type CorpusExamples } from './fusionExamples.js';

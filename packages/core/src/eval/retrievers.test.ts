@@ -2,9 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Encoder } from '../encoder/Encoder.js';
 import { tinyModel } from '../encoder/fixtures.js';
-import { Bm25Index } from './Bm25Index.js';
+import { Bm25Index } from '../retrieval/Bm25Index.js';
 import { evaluate } from './evaluate.js';
-import { rankByScore } from './fusion.js';
+import { rankByScore } from '../retrieval/fusion.js';
 import { readDataset } from './readDataset.js';
 import { createRetriever, listRetrievers, registerRetriever } from './retrievers.js';
 import type { EvalDataset } from './types.js';
@@ -51,7 +51,7 @@ afterAll(() => model.cleanup());
 describe('retriever registry and evaluate', () => {
   it('lists the built-in retrievers and rejects an unknown name, listing the known ones', async () => {
     expect(listRetrievers().map((r) => r.name)).toEqual(expect.arrayContaining(['bm25', 'dense', 'hybrid', 'hybrid-rrf']));
-    await expect(createRetriever('bm52')).rejects.toThrow(/Unknown retriever "bm52"; registered: bm25, dense, hybrid, hybrid-rrf/);
+    await expect(createRetriever('bm52')).rejects.toThrow(/Unknown retriever "bm52"; registered: pipeline, pipeline-evolving, bm25, dense, hybrid, hybrid-rrf/);
   });
 
   it('scores bm25 on the sample conversation, with per-category results, deterministically', async () => {

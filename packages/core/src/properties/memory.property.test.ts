@@ -10,7 +10,7 @@ import { readDataset } from '../eval/readDataset.js';
 import { EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import { EvolvingMemory, type EvolvingMemoryOptions } from '../memory/EvolvingMemory.js';
 import { HierarchicalNegativeSampler, type SamplerOptions } from '../sampler/HierarchicalNegativeSampler.js';
-import { SearchIndex, type SearchIndexOptions } from '../search/SearchIndex.js';
+import { SearchIndex, type SearchIndexOptions } from '../retrieval/SearchIndex.js';
 import { MemoryStateStore } from '../stores/memory.js';
 import { openStateStore } from '../stores/openStateStore.js';
 import { anyText, anyValue, expectVectors, optionObjects, resultOrEvomemError, runs } from './harness.js';

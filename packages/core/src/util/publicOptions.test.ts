@@ -12,7 +12,7 @@ import { EvolvingEncoder } from '../memory/EvolvingEncoder.js';
 import { EvolvingMemory } from '../memory/EvolvingMemory.js';
 import { MemoryQueue } from '../memory/MemoryQueue.js';
 import { HierarchicalNegativeSampler, type SamplerMessage } from '../sampler/HierarchicalNegativeSampler.js';
-import { openSearchIndex, SearchIndex } from '../search/SearchIndex.js';
+import { openSearchIndex, SearchIndex } from '../retrieval/SearchIndex.js';
 import { MemoryStateStore } from '../stores/memory.js';
 import { openStateStore } from '../stores/openStateStore.js';
 import { PostgresStateStore } from '../stores/postgres.js';

@@ -34,3 +34,11 @@ export function fnv1a(text: string): number {
   }
   return h;
 }
+
+/** A string hashed to [0, 1): a split that depends only on the text (a query id and a seed). */
+export function hashUnit(text: string): number {
+  let h = fnv1a(text);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
+}

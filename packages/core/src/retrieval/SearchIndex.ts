@@ -3,14 +3,16 @@ import { EvomemError } from '../errors.js';
 import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../memory/EvolvingEncoder.js';
 import type { MemoryStream } from '../memory/MemoryStream.js';
 import type { Segment } from '../memory/segments.js';
-import { Bm25Index, type Bm25Options } from '../eval/Bm25Index.js';
-import { rankByScore, reciprocalRankFusion, zScoreFusion } from '../eval/fusion.js';
+import { Bm25Index, type Bm25Options } from './Bm25Index.js';
+import { rankByScore, reciprocalRankFusion, zScoreFusion } from './fusion.js';
 import { checkOptions, describeValue, is, type OptionRule } from '../util/options.js';
 import { dot } from '../util/vector.js';
 import { parseTime } from '../util/dates.js';
+import { DEFAULT_FUSION } from './defaultFusion.js';
+import { checkFusionWeights, fuseSignals, PARTS_SPEC, RetrievalPipeline, type FusionWeights, type PipelineParts, type SignalColumns } from './pipeline.js';
 
 /** How a `SearchIndex` scores texts against a query. */
-export type SearchMode = 'dense' | 'bm25' | 'hybrid';
+export type SearchMode = 'pipeline' | 'dense' | 'bm25' | 'hybrid';
 
 export interface SearchIndexOptions {
   /** The encoder for `dense` and `hybrid`; `bm25` needs none. */
@@ -21,11 +23,19 @@ export interface SearchIndexOptions {
    */
   evolving?: EvolvingEncoder;
   /**
-   * `dense`: cosine of embeddings; `bm25`: lexical; `hybrid`: both, fused. On LoCoMo dev
-   * the hybrid beat both parts (recall@10 0.621 vs 0.573 and 0.373; `pnpm bench:retrieval`).
-   * @default 'hybrid'
+   * `pipeline`: BM25 and embeddings with the conversation's signals (neighbours, sessions,
+   * speakers, dates), fused with learned weights, the recommended retrieval (`pnpm bench:retrieval`);
+   * `dense`: cosine of embeddings; `bm25`: lexical; `hybrid`: BM25 and dense, z-scored and summed.
+   * @default 'pipeline'
    */
   mode?: SearchMode;
+  /** The pipeline's parts, each on unless set to false. @default all on */
+  parts?: PipelineParts;
+  /**
+   * The pipeline's fusion weights. @default the encoder adapter's (`evomem train`), else
+   * `DEFAULT_FUSION` for the backend (static or evolving)
+   */
+  fusionWeights?: FusionWeights;
   /** How `hybrid` fuses: z-scored score sum (`zscore`) or reciprocal rank fusion (`rrf`). @default 'zscore' */
   fusion?: 'zscore' | 'rrf';
   /** Weights of [bm25, dense] in the fusion. @default [1, 1] */
@@ -45,7 +55,9 @@ export const fusionWeightsRule: OptionRule = {
   test: (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0),
 };
 const SEARCH_SPEC = {
-  mode: is.oneOf('dense', 'bm25', 'hybrid'),
+  mode: is.oneOf('pipeline', 'dense', 'bm25', 'hybrid'),
+  parts: is.object,
+  fusionWeights: is.object,
   fusion: is.oneOf('zscore', 'rrf'),
   weights: fusionWeightsRule,
   rrfK: is.number(0),
@@ -71,15 +83,19 @@ export interface SearchHit {
  * const [best] = await index.search('What dog did Theo get?', 1);
  */
 export class SearchIndex {
-  readonly #encoder: Pick<Encoder, 'embedDocuments' | 'embedQuery'> | undefined;
+  readonly #encoder: Pick<Encoder, 'embedDocuments' | 'embedQuery' | 'adapter'> | undefined;
   readonly #options: SearchIndexOptions;
   readonly #texts: string[] = [];
+  readonly #meta: Partial<Omit<Segment, 'text'>>[] = [];
   readonly #vectors: Float32Array[] = [];
   readonly #stream: MemoryStream | undefined;
   #bm25: Bm25Index | undefined;
+  #pipeline: RetrievalPipeline | undefined;
 
   constructor(options: SearchIndexOptions = {}) {
     checkOptions('new SearchIndex', options, INDEX_SPEC);
+    if (options.parts) checkOptions('new SearchIndex parts', options.parts, PARTS_SPEC);
+    if (options.fusionWeights) checkFusionWeights('new SearchIndex fusionWeights', options.fusionWeights);
     this.#encoder = options.encoder ?? options.evolving?.encoder;
     this.#options = options;
     this.#stream = options.evolving?.stream('search-index');
@@ -89,7 +105,13 @@ export class SearchIndex {
   }
 
   get mode(): SearchMode {
-    return this.#options.mode ?? 'hybrid';
+    return this.#options.mode ?? 'pipeline';
+  }
+
+  /** The pipeline's fusion weights: given, the adapter's, or the default for the backend. */
+  get fusionWeights(): FusionWeights {
+    const backend = this.#stream ? 'evolving' : 'static';
+    return this.#options.fusionWeights ?? this.#encoder?.adapter?.fusion?.[backend] ?? DEFAULT_FUSION[backend];
   }
 
   get size(): number {
@@ -103,10 +125,13 @@ export class SearchIndex {
   async add(texts: readonly string[], meta: readonly Partial<Omit<Segment, 'text'>>[] = []): Promise<number[]> {
     const start = this.#texts.length;
     if (this.#stream && this.mode !== 'bm25') {
-      this.#vectors.push(...(await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text })))));
+      // A stream refuses blank turns; a placeholder keeps every text rankable (BM25 still reads the text as given).
+      this.#vectors.push(...(await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text: text.trim() === '' ? '(empty)' : text })))));
     } else if (this.mode !== 'bm25') this.#vectors.push(...(await this.#encoder!.embedDocuments(texts)));
     this.#texts.push(...texts);
+    texts.forEach((_, i) => this.#meta.push(meta[i] ?? {}));
     this.#bm25 = undefined;
+    this.#pipeline = undefined;
     return texts.map((_, i) => start + i);
   }
 
@@ -114,12 +139,23 @@ export class SearchIndex {
   async scores(query: string): Promise<Float64Array> {
     const lexical = () => (this.#bm25 ??= new Bm25Index(this.#texts, this.#options.bm25)).scores(query);
     if (this.mode === 'bm25') return lexical();
+    if (this.mode === 'pipeline') return fuseSignals(await this.signals(query), this.fusionWeights, this.size);
     const dense = await this.#denseScores(query);
     if (this.mode === 'dense') return dense;
     const lists = [lexical(), dense];
     return this.#options.fusion === 'rrf'
       ? reciprocalRankFusion(lists, { k: this.#options.rrfK ?? 60, ...(this.#options.weights ? { weights: this.#options.weights } : {}) })
       : zScoreFusion(lists, this.#options.weights);
+  }
+
+  /** The pipeline's signal columns for `query` (what `trainFusion` learns from). */
+  async signals(query: string): Promise<SignalColumns> {
+    this.#pipeline ??= new RetrievalPipeline(
+      this.#texts.map((text, i) => ({ text, ...this.#meta[i] })),
+      { ...(this.#options.parts ? { parts: this.#options.parts } : {}), ...(this.#options.bm25 ? { bm25: this.#options.bm25 } : {}) },
+    );
+    // A bm25 index embeds nothing: its pipeline runs on the lexical signals alone.
+    return this.#pipeline.signals(query, this.mode === 'bm25' ? undefined : await this.#denseScores(query));
   }
 
   async #denseScores(query: string): Promise<Float64Array> {
@@ -159,7 +195,7 @@ export async function openSearchIndex(options: OpenSearchIndexOptions = {}): Pro
   checkOptions('openSearchIndex', options, OPEN_SPEC);
   if (options.evolving) checkEvolvingOptions('openSearchIndex evolving', options.evolving);
   const { encoder, encoderInstance, backend, evolving, ...search } = options;
-  const needsEncoder = (search.mode ?? 'hybrid') !== 'bm25';
+  const needsEncoder = (search.mode ?? 'pipeline') !== 'bm25';
   const enc = encoderInstance ?? (needsEncoder ? await Encoder.load(encoder) : undefined);
   if (enc && backend === 'evolving') return new SearchIndex({ ...search, evolving: new EvolvingEncoder(enc, evolving) });
   return new SearchIndex({ ...search, ...(enc ? { encoder: enc } : {}) });

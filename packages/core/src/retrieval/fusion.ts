@@ -30,15 +30,26 @@ export function zScoreFusion(scoreLists: readonly ArrayLike<number>[], weights?:
   const n = scoreLists[0]?.length ?? 0;
   const fused = new Float64Array(n);
   scoreLists.forEach((scores, l) => {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += scores[i]!;
-    mean /= n || 1;
-    let variance = 0;
-    for (let i = 0; i < n; i++) variance += (scores[i]! - mean) ** 2;
-    const std = Math.sqrt(variance / (n || 1));
-    if (std === 0) return;
+    const z = standardize(scores);
     const w = weights?.[l] ?? 1;
-    for (let i = 0; i < n; i++) fused[i]! += (w * (scores[i]! - mean)) / std;
+    for (let i = 0; i < n; i++) fused[i]! += w * z[i]!;
   });
   return fused;
+}
+
+/**
+ * Scores standardized over the list (mean 0, standard deviation 1); a constant list, which
+ * ranks nothing, gives zeros.
+ */
+export function standardize(scores: ArrayLike<number>): Float64Array {
+  const n = scores.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += scores[i]!;
+  mean /= n || 1;
+  let variance = 0;
+  for (let i = 0; i < n; i++) variance += (scores[i]! - mean) ** 2;
+  const std = Math.sqrt(variance / (n || 1));
+  const out = new Float64Array(n);
+  if (std > 0) for (let i = 0; i < n; i++) out[i] = (scores[i]! - mean) / std;
+  return out;
 }

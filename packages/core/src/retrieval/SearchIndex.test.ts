@@ -47,7 +47,7 @@ describe('SearchIndex', () => {
   });
 
   it('fuses bm25 and dense by z-scores in hybrid mode, and keeps up with later adds', async () => {
-    const index = new SearchIndex({ encoder });
+    const index = new SearchIndex({ encoder, mode: 'hybrid' });
     await index.add(texts.slice(0, 2));
     // The BM25 statistics of the first two texts alone must not survive the next add.
     expect((await index.scores('memory agent')).length).toBe(2);
@@ -62,7 +62,7 @@ describe('SearchIndex', () => {
     expect(hits[0]!.score).toBeGreaterThanOrEqual(hits[1]!.score);
     // Weights scale each list's z-scores: [1, 0] is BM25's order alone, [0, 1] dense's.
     const weighted = async (weights: [number, number]) => {
-      const w = new SearchIndex({ encoder, weights });
+      const w = new SearchIndex({ encoder, mode: 'hybrid', weights });
       await w.add(texts);
       return w.scores('memory agent');
     };
@@ -73,7 +73,7 @@ describe('SearchIndex', () => {
   });
 
   it('fuses by reciprocal rank in rrf mode (k 60)', async () => {
-    const index = new SearchIndex({ encoder, fusion: 'rrf' });
+    const index = new SearchIndex({ encoder, mode: 'hybrid', fusion: 'rrf' });
     await index.add(texts);
     // BM25 ranks 3, then 0 and 1 (tied, index order), then 2; dense ranks by the cosines.
     const bm25Rank = [2, 3, 4, 1];
