@@ -53,9 +53,13 @@ try {
   console.log(`memories: ${corpus.units.length} turns of ${corpus.id}`);
   console.log(`gold = the turns the dataset marks as the evidence that answers the question; ✓ = a retrieved turn that is gold\n`);
 
-  // Memories with the model's document prompt, questions with its query prompt, cosine ranking.
-  const memories = new SearchIndex({ encoder, mode: 'dense' });
-  await memories.add(corpus.units.map((u) => u.text));
+  // The retrieval pipeline, evomem's default: BM25 and dense scores with each turn's
+  // neighbours, session, speaker and date, fused with the weights the model's adapter ships.
+  const memories = new SearchIndex({ encoder });
+  await memories.add(
+    corpus.units.map((u) => u.text),
+    corpus.units.map((u) => ({ ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) })),
+  );
   let hits = 0;
   let gold = 0;
   for (const { text: question, evidence } of corpus.questions) {

@@ -1,7 +1,8 @@
 // The data of the retrieval pipeline's benchmark and of its shipped defaults: both dev files'
 // corpora, each embedded once per backend, and each question's signal columns computed by
 // the pipeline from those embeddings and a query vector under a given adapter. The index
-// would compute the same (SearchIndex.signals; test/src/pipelineParity.test.ts checks it),
+// would compute the same (packages/core/src/retrieval/searchPipeline.test.ts checks that
+// SearchIndex.signals is RetrievalPipeline.signals over the embeddings' dot products),
 // but embedding each corpus once lets every fold reuse it: the adapters change queries only.
 import {
   Encoder,

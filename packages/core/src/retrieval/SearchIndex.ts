@@ -126,7 +126,15 @@ export class SearchIndex {
     const start = this.#texts.length;
     if (this.#stream && this.mode !== 'bm25') {
       // A stream refuses blank turns; a placeholder keeps every text rankable (BM25 still reads the text as given).
-      this.#vectors.push(...(await this.#stream.ingest(texts.map((text, i) => ({ ...meta[i], id: meta[i]?.id ?? `#${start + i}`, text: text.trim() === '' ? '(empty)' : text })))));
+      // A timestamp that is not a date (a scene label) is no date to the pipeline; the stream would refuse it.
+      this.#vectors.push(
+        ...(await this.#stream.ingest(
+          texts.map((text, i) => {
+            const { timestamp, ...rest } = meta[i] ?? {};
+            return { ...rest, ...(timestamp !== undefined && parseTime(timestamp) ? { timestamp } : {}), id: meta[i]?.id ?? `#${start + i}`, text: text.trim() === '' ? '(empty)' : text };
+          }),
+        )),
+      );
     } else if (this.mode !== 'bm25') this.#vectors.push(...(await this.#encoder!.embedDocuments(texts)));
     this.#texts.push(...texts);
     texts.forEach((_, i) => this.#meta.push(meta[i] ?? {}));

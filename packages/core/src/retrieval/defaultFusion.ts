@@ -3,7 +3,7 @@ import type { FusionWeights } from './pipeline.js';
 /**
  * The pipeline's fusion weights when neither the caller nor the encoder's adapter gives any
  * (another model, or `adapter: false`), per backend. Written by `pnpm train:defaults`
- * (bench/src/trainDefaults.ts) at 7980f15 with uncommitted changes: learned by `trainFusion` on both dev
+ * (bench/src/trainDefaults.ts) at 06c451a: learned by `trainFusion` on both dev
  * files (LoCoMo conv-26 and conv-30, FriendsQA's 9 episodes) with the offline default model
  * and no adapter. The default model's adapter carries its own, learned with it. How the
  * recipe carries to unseen conversations: `pnpm bench:retrieval` (leave one conversation out).
@@ -36,5 +36,5 @@ export const DEFAULT_FUSION: Readonly<Record<'static' | 'evolving', Readonly<Fus
     'reply-to-speaker': -0.436985,
     'when-time': 2.11057,
     'date-match': 2.39238
-  },
+  }
 };

@@ -120,3 +120,16 @@ describe('SearchIndex in pipeline mode', () => {
     expect(Array.from(scores).every(Number.isFinite)).toBe(true);
   });
 });
+
+describe('SearchIndex pipeline on the evolving backend', () => {
+  it('takes timestamps that are not dates (scene labels) as no date, on both backends', async () => {
+    const { EvolvingEncoder } = await import('../memory/EvolvingEncoder.js');
+    const meta = [{ speaker: 'Ross', session: '1', timestamp: 'scene s01_e23_c01' }, { speaker: 'Rachel', session: '1', timestamp: 'scene s01_e23_c01' }];
+    for (const index of [new SearchIndex({ encoder }), new SearchIndex({ evolving: new EvolvingEncoder(encoder, { onWarning: () => {} }) })]) {
+      await index.add(['Ross: the baby is coming', 'Rachel: in the cab?'], meta);
+      const columns = await index.signals('What did Ross say in May 2023?');
+      expect([...columns['date-match']!]).toEqual([0, 0]);
+      expect([...columns.speaker!]).toEqual([1, 0]);
+    }
+  });
+});

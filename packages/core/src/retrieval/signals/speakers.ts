@@ -1,16 +1,24 @@
+import { ENGLISH_STOPWORDS } from '../Bm25Index.js';
+
 /** Word characters of a name or query, lower-cased: "Rachel's" gives "rachel", "s". */
 function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
+/** The words that name a speaker: three letters or more and no stopword ("The Guys" is named by "guys", not "the"; "#ALL#" by nothing). */
+function nameWords(speaker: string): string[] {
+  return words(speaker).filter((w) => w.length >= 3 && !ENGLISH_STOPWORDS.has(w));
+}
+
 /** A turn's speakers: a multi-party line ("Ross Geller and Rachel Green") has several. */
 export function speakersOf(speaker: string | undefined): string[] {
-  return speaker ? speaker.split(/\s+(?:and|&)\s+|\s*,\s*/).filter((s) => s.trim() !== '') : [];
+  return speaker ? speaker.split(/\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+/).filter((s) => s.trim() !== '') : [];
 }
 
 /**
  * The speakers a query names: a speaker is named when one of the words of its name (three
- * letters or more, so "Jo" and initials never match by accident) is a word of the query.
+ * letters or more and not a stopword, so "Jo", initials and "The" never match by accident)
+ * is a word of the query.
  * "What did Mel tell Caroline" names Caroline; "Ross Geller" is named by "Ross".
  *
  * @example
@@ -19,7 +27,7 @@ export function speakersOf(speaker: string | undefined): string[] {
 export function namedSpeakers(query: string, speakers: Iterable<string>): Set<string> {
   const asked = new Set(words(query));
   const named = new Set<string>();
-  for (const speaker of speakers) if (words(speaker).some((w) => w.length >= 3 && asked.has(w))) named.add(speaker);
+  for (const speaker of speakers) if (nameWords(speaker).some((w) => asked.has(w))) named.add(speaker);
   return named;
 }
 

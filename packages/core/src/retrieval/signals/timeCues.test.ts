@@ -11,8 +11,13 @@ describe('time cues', () => {
     expect(statesTime('We went camping last weekend')).toBe(true);
     expect(statesTime('I painted it in July 2023')).toBe(true);
     expect(statesTime('I love painting sunsets')).toBe(false);
-    // "may" the verb is a month name too; "mayor" is not.
+    // Month names that are also words count only where they are written as a month.
     expect(statesTime('the mayor spoke')).toBe(false);
+    expect(statesTime('I may go, we march on, Jan is here')).toBe(false);
+    expect(statesTime('We met in May')).toBe(true);
+    expect(statesTime('It was 8 May, a Monday')).toBe(true);
+    expect(asksWhen('Where is Lydia when her mom calls?')).toBe(false);
+    expect(asksWhen('And when did they meet?')).toBe(true);
   });
 
   it('reads dates, months and years, each expression once', () => {
@@ -30,6 +35,10 @@ describe('time cues', () => {
     expect(queryPeriods('What did she do last year?', day(2023, 10, 20))).toEqual([{ start: day(2022, 1, 1), end: day(2023, 1, 1) }]);
     expect(queryPeriods('When did Melanie go camping in June?', undefined)).toEqual([]);
     expect(queryPeriods('What did Melanie paint?', day(2023, 10, 20))).toEqual([]);
+    expect(queryPeriods('Why this may be unclear, in March?', day(2023, 10, 20))).toEqual([{ start: day(2023, 3, 1), end: day(2023, 4, 1) }]);
+    expect(queryPeriods('What happened in Sept 2022?', day(2023, 10, 20))).toEqual([{ start: day(2022, 9, 1), end: day(2022, 10, 1) }]);
+    // No 31 February: the impossible day names no day; its month still counts.
+    expect(queryPeriods('What did she do on 31 February, 2023?', day(2023, 10, 20))).toEqual([{ start: day(2023, 2, 1), end: day(2023, 3, 1) }]);
   });
 
   it('matches units dated in a period or told of within the lag after it; undated units never match', () => {

@@ -1,9 +1,25 @@
 const DAY = 86_400_000;
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
-const MONTH = `(${MONTHS.map((m) => `${m.slice(0, 3)}(?:${m.slice(3)})?`).join('|')})\\.?`;
+const MONTH = `(${MONTHS.map((m) => `${m.slice(0, 3)}(?:${m.slice(3)})?`).join('|')}|sept)\\.?`;
+/**
+ * Month names that are also common words ("I may go", "we march on", "Jan is here") count
+ * only written as a month: capitalized, and next to a day, a year or "in", "of", "last".
+ */
+const AMBIGUOUS = /^(?:may|mar|march|jan|jun|sat|sun)$/i;
+function isMonthHere(text: string, index: number, word: string): boolean {
+  if (!AMBIGUOUS.test(word.replace('.', ''))) return true;
+  if (word[0] !== word[0]!.toUpperCase()) return false;
+  const before = text.slice(Math.max(0, index - 12), index);
+  const after = text.slice(index + word.length, index + word.length + 8);
+  return /\b(?:in|of|last|this|next|early|late|mid|since|until|by|\d{1,2}(?:st|nd|rd|th)?)\s+$/i.test(before) || /^\.?,?\s+(?:\d{1,2}\b|(?:19|20)\d\d)/.test(after);
+}
 
-/** Questions that ask for a time: their evidence states one ("yesterday", "last May", "in 2022"). */
-const ASKS_WHEN = /\bwhen\b|\bwhat (?:year|month|day|date|time)\b|\bhow long (?:ago|before|after)\b/i;
+/**
+ * Questions that ask for a time: their evidence states one ("yesterday", "last May", "in
+ * 2022"). "When" opens the question or asks ("when did"); "Where is Lydia when her mom
+ * calls?" does not ask when.
+ */
+const ASKS_WHEN = /^\W*when\b|\bwhen (?:did|does|do|was|were|is|will|would|has|have|had)\b|\bwhat (?:year|month|day|date|time)\b|\bhow long (?:ago|before|after)\b/i;
 /** Words and forms that place an event in time. */
 const STATES_TIME = new RegExp(
   String.raw`\b(?:yesterday|today|tonight|tomorrow|ago|recently|lately|weekend|(?:last|next|this|past) (?:week|month|year|night|summer|winter|spring|fall|autumn|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:19|20)\d\d|${MONTH})\b`,
@@ -17,7 +33,8 @@ export function asksWhen(query: string): boolean {
 
 /** True for a text that places something in time: a date, a month, "yesterday", "last week". */
 export function statesTime(text: string): boolean {
-  return STATES_TIME.test(text);
+  for (const m of text.matchAll(new RegExp(STATES_TIME.source, 'gi'))) if (isMonthHere(text, m.index, m[0])) return true;
+  return false;
 }
 
 /** A span of time a question points at, in ms since 1970 (UTC, as the memory's dates are read). */
@@ -28,6 +45,8 @@ export interface Period {
 
 const utc = (y: number, m = 0, d = 1) => Date.UTC(y, m, d);
 const monthIndex = (name: string) => MONTHS.findIndex((m) => m.startsWith(name.toLowerCase().replace('.', '').slice(0, 3)));
+/** A real calendar day: no 31 February. */
+const isDay = (y: number, mo: number, d: number) => new Date(Date.UTC(y, mo, d)).getUTCDate() === d;
 
 /**
  * The periods a question's time expressions name, relative to `now` (the latest time in the
@@ -46,7 +65,11 @@ export function queryPeriods(query: string, now: number | undefined): Period[] {
     taken.push([m.index, m.index + m[0].length]);
     periods.push(p);
   };
-  const all = (pattern: string) => [...query.matchAll(new RegExp(pattern, 'gi'))] as RegExpExecArray[];
+  // A month that is also a word ("this may be") is no month; its match is skipped.
+  const all = (pattern: string) => ([...query.matchAll(new RegExp(pattern, 'gi'))] as RegExpExecArray[]).filter((m) => {
+    const month = /[a-z]+\.?/i.exec(m[0].replace(/^(?:in|during|last|this|of) /i, '').replace(/^\d{1,2}(?:st|nd|rd|th)? /, ''));
+    return !month || isMonthHere(query, m.index + m[0].indexOf(month[0]), month[0]);
+  });
   for (const m of all(String.raw`\b(\d{1,2})(?:st|nd|rd|th)? ${MONTH},? ((?:19|20)\d\d)\b`)) day(m, Number(m[3]), monthIndex(m[2]!), Number(m[1]));
   for (const m of all(String.raw`\b${MONTH} (\d{1,2})(?:st|nd|rd|th)?,? ((?:19|20)\d\d)\b`)) day(m, Number(m[3]), monthIndex(m[1]!), Number(m[2]));
   for (const m of all(String.raw`\b${MONTH},? ((?:19|20)\d\d)\b`)) {
@@ -70,7 +93,7 @@ export function queryPeriods(query: string, now: number | undefined): Period[] {
   return periods;
 
   function day(m: RegExpExecArray, y: number, mo: number, d: number) {
-    if (mo >= 0 && d >= 1 && d <= 31) take(m, { start: utc(y, mo, d), end: utc(y, mo, d + 1) });
+    if (mo >= 0 && isDay(y, mo, d)) take(m, { start: utc(y, mo, d), end: utc(y, mo, d + 1) });
   }
 }
 
