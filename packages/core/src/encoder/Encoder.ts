@@ -342,5 +342,13 @@ async function folderAdapter(dir: string, encoder: Encoder): Promise<QueryAdapte
   if (!(await stat(file).then((s) => s.isFile(), () => false))) return undefined;
   const adapter = await QueryAdapter.load(file);
   const model = await encoder.describeModel();
-  return adapter.model.fingerprint === model.fingerprint && adapter.model.dimensions === model.dimensions ? adapter : undefined;
+  if (adapter.model.fingerprint === model.fingerprint && adapter.model.dimensions === model.dimensions) return adapter;
+  if (!warnedSkippedAdapter.has(file)) {
+    warnedSkippedAdapter.add(file);
+    const why = adapter.model.dimensions !== model.dimensions ? `${adapter.model.dimensions}-d vectors, not ${model.dimensions}` : 'another graph';
+    process.emitWarning(`${file} fits ${why}: queries run without the model's default adapter. Pass adapter: false to say so, or train one for this setup (evomem train).`, { code: 'EVOMEM_DEFAULT_ADAPTER_SKIPPED' });
+  }
+  return undefined;
 }
+
+const warnedSkippedAdapter = new Set<string>();

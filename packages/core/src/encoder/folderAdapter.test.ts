@@ -65,7 +65,10 @@ describe("Encoder.load with the model folder's own adapter.json", () => {
     });
   });
 
-  it('ignores an adapter.json for another graph or another dimension, without failing', async () => {
+  it('ignores an adapter.json for another graph or another dimension, with one warning, without failing', async () => {
+    const warnings: string[] = [];
+    const listen = (w: Error & { code?: string }) => w.code === 'EVOMEM_DEFAULT_ADAPTER_SKIPPED' && warnings.push(w.message);
+    process.on('warning', listen);
     const other = new QueryAdapter({ ...adapter, model: { ...adapter.model, fingerprint: `sha256:${'0'.repeat(64)}` } });
     await other.save(dir);
     const raw = await plain.embedQuery(query);
@@ -79,6 +82,11 @@ describe("Encoder.load with the model folder's own adapter.json", () => {
       expect(e.dimensions).toBe(16);
       expect(e.adapter).toBeUndefined();
     });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', listen);
+    // Once per file: the second mismatch (the truncated encoder) is not repeated.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/fits another graph: queries run without the model's default adapter/);
   });
 
   it('fails loudly on a damaged adapter.json', async () => {
