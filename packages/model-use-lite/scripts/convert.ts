@@ -45,7 +45,7 @@ const sha = createHash('sha256').update(graph).digest('hex');
 // exact graph only. One trained on another graph is left out, with a warning here and a failing
 // test (src/index.test.ts), so that train:defaults can still build and train it again.
 const adapterFile = fileURLToPath(new URL('../adapter/adapter.json', import.meta.url));
-const adapter = JSON.parse(await readFile(adapterFile, 'utf8').catch(() => 'null')) as { model: { fingerprint: string } } | null;
-if (adapter?.model.fingerprint === `sha256:${sha}`) await copyFile(adapterFile, join(out, 'adapter.json'));
-else console.warn(`${adapterFile} ${adapter ? `was trained on graph ${adapter.model.fingerprint}, not sha256:${sha}` : 'is missing'}: the model ships without its default adapter. Train it again: pnpm train:defaults.`);
+const adapter = JSON.parse(await readFile(adapterFile, 'utf8').catch(() => 'null')) as { model?: { fingerprint?: string } } | null;
+if (adapter?.model?.fingerprint === `sha256:${sha}`) await copyFile(adapterFile, join(out, 'adapter.json'));
+else console.warn(`${adapterFile} ${adapter ? `was trained on graph ${adapter.model?.fingerprint}, not sha256:${sha}` : 'is missing'}: the model ships without its default adapter. Train it again: pnpm train:defaults.`);
 console.log(`wrote ${out}: onnx/model.onnx (${(graph.length / 1e6).toFixed(1)} MB, sha256 ${sha.slice(0, 16)}…), tokenizer.json (${vocab.length} pieces)`);

@@ -133,3 +133,30 @@ describe('SearchIndex pipeline on the evolving backend', () => {
     }
   });
 });
+
+describe('what the signals do for a reader', () => {
+  const turns = [
+    ['Maya', 'My sister Lena got a new job in Denver.'],
+    ['Theo', 'Congrats to her! What will she be doing?'],
+    ['Maya', 'Pediatric nurse, at the children hospital.'],
+    ['Theo', 'I finally fixed the bike.'],
+    ['Maya', 'Nice, the red one?'],
+  ];
+  const question = "What job did Maya's sister get in Denver?";
+
+  it("lifts the reply to the turn that names the subject, by that turn's score", async () => {
+    const rankOf = async (fusionWeights: Record<string, number>) => {
+      const index = new SearchIndex({ encoder, fusionWeights });
+      await index.add(
+        turns.map(([speaker, text]) => `${speaker}: ${text}`),
+        turns.map(([speaker]) => ({ speaker, session: '1' })),
+      );
+      return (await index.search(question, turns.length)).findIndex((h) => h.index === 1);
+    };
+    // Turn 1 shares no content word with the question; turn 0, before it, does.
+    const alone = await rankOf({ bm25: 1 });
+    const withNeighbour = await rankOf({ bm25: 1, 'prev-bm25': 1 });
+    expect(withNeighbour).toBeLessThan(alone);
+    expect(withNeighbour).toBeLessThanOrEqual(1);
+  });
+});
