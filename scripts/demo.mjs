@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Encoder, EvomemError, readDataset, SearchIndex } from '@evomem/core';
+import { Encoder, EvomemError, readDataset, SearchIndex, unitMeta } from '@evomem/core';
 
 const USAGE = `Usage: pnpm demo [--model PATH|HUB_ID] [--data FILE] [--k N]
 
@@ -58,7 +58,7 @@ try {
   const memories = new SearchIndex({ encoder });
   await memories.add(
     corpus.units.map((u) => u.text),
-    corpus.units.map((u) => ({ ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) })),
+    corpus.units.map(unitMeta),
   );
   let hits = 0;
   let gold = 0;

@@ -12,6 +12,7 @@ import {
   RetrievalPipeline,
   samplerInputFromDataset,
   trainAdapter,
+  unitMeta,
   type EvalCorpus,
   type EvalDataset,
   type FusionExample,
@@ -53,13 +54,7 @@ export async function loadDevData(files: Record<string, string>, encoder: Encode
     for (const corpus of ds.corpora) {
       if (corpus.questions.length === 0) continue;
       const texts = corpus.units.map((u) => u.text);
-      const segments = corpus.units.map((u, i) => ({
-        id: `${i}:${u.key}`,
-        text: u.text.trim() === '' ? '(empty)' : u.text,
-        ...(u.speaker ? { speaker: u.speaker } : {}),
-        ...(u.session ? { session: u.session } : {}),
-        ...(u.dateTime ? { timestamp: u.dateTime } : {}),
-      }));
+      const segments = corpus.units.map((u, i) => ({ id: `${i}:${u.key}`, text: u.text.trim() === '' ? '(empty)' : u.text, ...unitMeta(u) }));
       const position = new Map(corpus.units.map((u, i) => [u.key, i]));
       const queries: Float32Array[] = [];
       for (const q of corpus.questions) queries.push(await encoder.embedQuery(q.text));
@@ -84,7 +79,7 @@ const dot = (a: Float32Array, b: Float32Array) => {
 /** A corpus's questions as fusion examples for one backend, adapter and set of parts. */
 export function corpusExamples(c: Corpus, backend: Backend, adapter: QueryAdapter | undefined, parts: PipelineParts = {}): FusionExample[] {
   const pipeline = new RetrievalPipeline(
-    c.corpus.units.map((u) => ({ text: u.text, ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) })),
+    c.corpus.units.map((u) => ({ text: u.text, ...unitMeta(u) })),
     { parts },
   );
   const docs = c.docs[backend];

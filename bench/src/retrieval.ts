@@ -19,6 +19,7 @@ import {
   scoreRanking,
   SearchIndex,
   trainFusion,
+  unitMeta,
   type FusionExample,
   type FusionWeights,
   type MetricValues,
@@ -169,7 +170,7 @@ for (const [retriever, make] of [
   await warm.scores(big.corpus.questions[0]!.text);
   const index = make();
   const t0 = performance.now();
-  await index.add(big.corpus.units.map((u) => u.text), big.corpus.units.map((u, i) => ({ id: `${i}`, ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) })));
+  await index.add(big.corpus.units.map((u) => u.text), big.corpus.units.map((u, i) => ({ id: `${i}`, ...unitMeta(u) })));
   await index.scores(big.corpus.questions[0]!.text); // builds the lexical indexes once, as the first query of a session would
   const ingest = performance.now() - t0;
   const t1 = performance.now();

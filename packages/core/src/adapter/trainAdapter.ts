@@ -4,7 +4,7 @@ import { checkEvolvingOptions, EvolvingEncoder, type EvolvingOptions } from '../
 import { gateValue, matVec, type EvolvingWeights } from '../memory/readOut.js';
 import type { NegativeGroup, SamplerMessage } from '../sampler/HierarchicalNegativeSampler.js';
 import { checkOptions, is } from '../util/options.js';
-import { hashUnit, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
+import { isHeldOut, normalDraw, seededRandom, shuffleInPlace } from '../util/random.js';
 import { dot } from '../util/vector.js';
 import { Adam } from './Adam.js';
 import { projectQuery, QueryAdapter, type QueryProjection } from './QueryAdapter.js';
@@ -147,7 +147,7 @@ export async function trainAdapter(encoder: Encoder, data: AdapterTrainingData, 
     evidence.set(g.queryId, set);
   }
   const queryIds = [...evidence.keys()];
-  const held = new Set(o.validationFraction > 0 ? queryIds.filter((id) => hashUnit(`${o.seed}\u0000${id}`) < o.validationFraction) : []);
+  const held = new Set(queryIds.filter((id) => isHeldOut(id, o.seed, o.validationFraction)));
   const validating = held.size > 0 && held.size < queryIds.length;
   const trainGroups = data.groups.filter((g) => !validating || !held.has(g.queryId));
   const validationGroups = validating ? data.groups.filter((g) => held.has(g.queryId)) : [];

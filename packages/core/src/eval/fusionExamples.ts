@@ -1,6 +1,6 @@
 import type { SearchIndex } from '../retrieval/SearchIndex.js';
 import type { FusionExample } from '../retrieval/trainFusion.js';
-import type { EvalCorpus, EvalDataset } from './types.js';
+import type { EvalCorpus, EvalDataset, EvalUnit } from './types.js';
 
 /** A corpus's questions as fusion training examples. */
 export interface CorpusExamples {
@@ -34,6 +34,11 @@ export async function fusionExamples(dataset: EvalDataset, open: (corpus: EvalCo
 export async function addCorpus(index: SearchIndex, corpus: EvalCorpus): Promise<void> {
   await index.add(
     corpus.units.map((u) => u.text),
-    corpus.units.map((u, i) => ({ id: `${i}:${u.key}`, ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) })),
+    corpus.units.map((u, i) => ({ id: `${i}:${u.key}`, ...unitMeta(u) })),
   );
+}
+
+/** What an index and the pipeline know of a unit besides its text: speaker, session and date (as `timestamp`). */
+export function unitMeta(u: EvalUnit): { speaker?: string; session?: string; timestamp?: string } {
+  return { ...(u.speaker ? { speaker: u.speaker } : {}), ...(u.session ? { session: u.session } : {}), ...(u.dateTime ? { timestamp: u.dateTime } : {}) };
 }

@@ -15,4 +15,4 @@ export {
 } from './retrievers.js';
 export { evaluate, type EvalReport, type EvaluateOptions } from './evaluate.js';
 export { readDataset, type ReadDatasetOptions } from './readDataset.js';
-export { fusionExamples, addCorpus, type CorpusExamples } from './fusionExamples.js';
+export { fusionExamples, addCorpus, unitMeta, type CorpusExamples } from './fusionExamples.js';

@@ -1,7 +1,7 @@
 import { Adam } from '../adapter/Adam.js';
 import { EvomemError } from '../errors.js';
 import { checkOptions, is } from '../util/options.js';
-import { hashUnit } from '../util/random.js';
+import { isHeldOut } from '../util/random.js';
 import { checkFusionWeights, SIGNALS, type FusionWeights, type SignalColumns, type SignalName } from './pipeline.js';
 
 /** One training question: its signal columns over its corpus, and the units that answer it. */
@@ -74,7 +74,7 @@ export function trainFusion(examples: readonly FusionExample[], options: TrainFu
   }
   const fraction = options.validationFraction ?? 0.1;
   const seed = options.seed ?? 1;
-  const isHeld = (e: FusionExample) => fraction > 0 && hashUnit(`${seed}\u0000${e.id}`) < fraction;
+  const isHeld = (e: FusionExample) => isHeldOut(e.id, seed, fraction);
   const held = usable.filter(isHeld).map((e) => pack(e, names));
   const validating = held.length > 0 && held.length < usable.length;
   const train = (validating ? usable.filter((e) => !isHeld(e)) : usable).map((e) => pack(e, names));

@@ -42,3 +42,8 @@ export function hashUnit(text: string): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
 }
+
+/** Whether `id` falls in the held-out share `fraction` of a seeded split (validation sets of the trainers). */
+export function isHeldOut(id: string, seed: number, fraction: number): boolean {
+  return fraction > 0 && hashUnit(`${seed}\u0000${id}`) < fraction;
+}
