@@ -149,3 +149,13 @@ describe('checkFusionWeights', () => {
     for (const bad of [null, [1, 1], 2]) expect(() => checkFusionWeights('weights', bad)).toThrow(/must be an object of signal weights/);
   });
 });
+
+describe('RetrievalPipeline at scale', () => {
+  it('reads "now" from 200,000 dated units without overflowing the stack', () => {
+    const units = Array.from({ length: 200_000 }, (_, i) => ({ text: `turn ${i % 97}`, session: String(i >> 6), timestamp: i === 199_999 ? '2024-02-10' : '2023-01-01' }));
+    const columns = new RetrievalPipeline(units).signals('what happened last month?');
+    // "last month" counts from the latest date, February 2024: January 2024, plus the lag.
+    expect(columns['date-match']![0]).toBe(0);
+    expect(columns['date-match']![199_999]).toBe(1);
+  });
+});

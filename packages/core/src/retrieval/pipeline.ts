@@ -95,8 +95,8 @@ export class RetrievalPipeline {
     this.#speakers = [...new Set(units.flatMap((u) => speakersOf(u.speaker)))];
     this.#timed = Float64Array.from(units, (u) => (statesTime(u.text) ? 1 : 0));
     this.#times = units.map((u) => (u.timestamp === undefined ? undefined : parseTime(u.timestamp)?.ms));
-    const known = this.#times.filter((t): t is number => t !== undefined);
-    this.#now = known.length ? Math.max(...known) : undefined;
+    // A loop, not Math.max(...times): a memory of 100k+ turns would overflow the call stack.
+    this.#now = this.#times.reduce<number | undefined>((latest, t) => (t !== undefined && (latest === undefined || t > latest) ? t : latest), undefined);
   }
 
   get size(): number {
