@@ -8,8 +8,8 @@ export interface EvomemRetrieverInput extends BaseRetrieverInput, OpenSearchInde
 }
 
 /**
- * A LangChain retriever over evomem's own index (BM25 and dense fused by default), with
- * static or evolving (context-aware) embeddings (`backend`; document metadata `speaker`,
+ * A LangChain retriever over evomem's own index (the retrieval pipeline by default: BM25
+ * and dense scores with neighbour, session, speaker and date signals), with static or evolving (context-aware) embeddings (`backend`; document metadata `speaker`,
  * `session`, `timestamp` are used when present). Each document comes back with its score
  * in `metadata.score`.
  *

@@ -24,7 +24,7 @@ export interface EvomemRetrieverOptions extends OpenSearchIndexOptions {
    * (`SimpleVectorStore`): nodes are then read from its document store. Retrieval is dense;
    * the search options (`mode`, `fusion`, `weights`, `rrfK`, `bm25`, `backend`, `evolving`)
    * do not apply.
-   * @default undefined (evomem's own in-process index, hybrid by default)
+   * @default undefined (evomem's own in-process index, the retrieval pipeline by default)
    */
   vectorStore?: BaseVectorStore | VectorStoreIndexLike;
   /** Metadata filters for the vector store's query, e.g. one user's nodes. Only with `vectorStore`. @default none */
@@ -41,8 +41,8 @@ const SEARCH_ONLY = ['mode', 'parts', 'fusionWeights', 'fusion', 'weights', 'rrf
 
 /**
  * A LlamaIndex retriever returning `NodeWithScore[]`, usable in a `RetrieverQueryEngine`. By
- * default it searches evomem's own index: BM25 and dense scores fused (or either alone,
- * `mode`), with static or evolving (context-aware) embeddings (`backend`; node metadata
+ * default it searches evomem's own index with the retrieval pipeline (BM25 and dense scores
+ * with neighbour, session, speaker and date signals; or `mode` hybrid, dense, bm25), with static or evolving (context-aware) embeddings (`backend`; node metadata
  * `speaker`, `session`, `timestamp` are used when present). With `vectorStore` it queries any
  * LlamaIndex vector store, e.g. an `EvolvingVectorStore`, with evomem's query encoding.
  *
