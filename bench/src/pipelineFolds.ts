@@ -8,6 +8,7 @@ import {
   Encoder,
   EvolvingEncoder,
   HierarchicalNegativeSampler,
+  QueryAdapter,
   readDataset,
   RetrievalPipeline,
   samplerInputFromDataset,
@@ -17,7 +18,6 @@ import {
   type EvalDataset,
   type FusionExample,
   type PipelineParts,
-  type QueryAdapter,
 } from '@evomem/core';
 
 export type Backend = 'static' | 'evolving';
@@ -98,6 +98,9 @@ export async function trainFoldAdapter(data: DevData, encoder: Encoder, heldOut?
     { ...data.observations[0]!, corpora: data.observations.flatMap((d) => d.corpora.filter(keep)) },
   );
   const { groups } = await new HierarchicalNegativeSampler(input.messages, input.queries, { encoder }).sample();
-  const { adapter } = await trainAdapter(encoder, { messages: input.messages, groups });
+  const trained = (await trainAdapter(encoder, { messages: input.messages, groups })).adapter;
+  // The corpora it saw, so that a cached fold adapter can be checked to exclude its held-out corpus.
+  const corpora = data.corpora.map((c) => c.corpus.id).filter((id) => id !== heldOut);
+  const adapter = new QueryAdapter({ model: trained.model, projection: trained.projection, evolving: trained.evolving, training: { ...trained.training, corpora } });
   return { adapter, seconds: (performance.now() - started) / 1000, groups: groups.length };
 }

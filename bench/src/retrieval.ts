@@ -88,10 +88,15 @@ const rows = wanted ? allRows.filter((r) => wanted.some((w) => `${r.backend} | $
 // Fold adapters: one per held-out corpus, trained on the other ten.
 const foldAdapters = new Map<string, QueryAdapter>();
 const adapterSeconds: number[] = [];
+const cachedAdapters: string[] = [];
 for (const c of rows.some((r) => r.adapter) ? corpora : []) {
   const file = args.adapters ? join(args.adapters, `adapter-${c.corpus.id}.json`) : undefined;
   if (file && existsSync(file)) {
-    foldAdapters.set(c.corpus.id, QueryAdapter.fromJson(JSON.parse(await readFile(file, 'utf8')), file));
+    const cached = QueryAdapter.fromJson(JSON.parse(await readFile(file, 'utf8')), file);
+    const seen = cached.training?.corpora;
+    if (!Array.isArray(seen) || seen.includes(c.corpus.id)) throw new Error(`${file} does not record the corpora it was trained on, or saw ${c.corpus.id}: delete it to train it again.`);
+    foldAdapters.set(c.corpus.id, cached);
+    cachedAdapters.push(c.corpus.id);
     continue;
   }
   const { adapter, seconds } = await trainFoldAdapter(data, encoder, c.corpus.id);
@@ -223,7 +228,7 @@ md.push(
 const charted = results.filter((r) => r.row.includes("today's best") || r.row.startsWith('pipeline (all parts)') || r.row === 'bm25');
 await mkdir(resultsDir, { recursive: true });
 await writeFile(`${args.out}.md`, md.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'retrieval', ...origin, files, adapterTrainSeconds: adapterSeconds, results, costs }, null, 2)}\n`);
+await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'retrieval', ...origin, files, adapterTrainSeconds: adapterSeconds, cachedAdapters, results, costs }, null, 2)}\n`);
 await writeFile(
   `${args.out}.svg`,
   lineChart(
