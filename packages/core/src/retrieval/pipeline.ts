@@ -78,6 +78,9 @@ export class RetrievalPipeline {
   readonly #bm25: Bm25Index;
   readonly #links: NeighbourLinks;
   readonly #sessions: SessionPrior | undefined;
+  /** Each unit's speakers, split once. */
+  readonly #unitSpeakers: string[][];
+  /** Everyone who speaks in the memory. */
   readonly #speakers: string[];
   readonly #timed: Float64Array;
   readonly #times: (number | undefined)[];
@@ -92,7 +95,8 @@ export class RetrievalPipeline {
     const sessions = units.map((u) => u.session);
     this.#links = neighbourLinks(sessions);
     this.#sessions = this.#parts.granularity ? new SessionPrior(texts, sessions, options.bm25) : undefined;
-    this.#speakers = [...new Set(units.flatMap((u) => speakersOf(u.speaker)))];
+    this.#unitSpeakers = units.map((u) => speakersOf(u.speaker));
+    this.#speakers = [...new Set(this.#unitSpeakers.flat())];
     this.#timed = Float64Array.from(units, (u) => (statesTime(u.text) ? 1 : 0));
     this.#times = units.map((u) => (u.timestamp === undefined ? undefined : parseTime(u.timestamp)?.ms));
     // A loop, not Math.max(...times): a memory of 100k+ turns would overflow the call stack.
@@ -131,10 +135,7 @@ export class RetrievalPipeline {
       }
     }
     if (this.#parts.speakers) {
-      const spoken = speakerMatch(
-        this.#units.map((u) => u.speaker),
-        namedSpeakers(query, this.#speakers),
-      );
+      const spoken = speakerMatch(this.#unitSpeakers, namedSpeakers(query, this.#speakers));
       columns.speaker = spoken;
       columns['reply-to-speaker'] = fromNeighbour(spoken, this.#links.prev);
     }

@@ -15,7 +15,8 @@ export interface ParsedTime {
   format: 'iso' | 'locomo' | 'longmemeval';
 }
 
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+/** English month names, lower case, January first. */
+export const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:\s*([Zz]|[+-]\d{2}(?::?\d{2})?))?)?$/;
 const LOCOMO = /^(\d{1,2}):(\d{2})\s*([ap]m)\s+on\s+(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})$/i;
 const LONGMEMEVAL = /^(\d{4})\/(\d{2})\/(\d{2})(?:\s*\([a-z]+\))?(?:\s+(\d{2}):(\d{2}))?$/i;

@@ -16,7 +16,7 @@ describe('speakers', () => {
     expect(speakersOf('Ross Geller and Rachel Green')).toEqual(['Ross Geller', 'Rachel Green']);
     expect(speakersOf('Ross, Rachel, and Monica')).toEqual(['Ross', 'Rachel', 'Monica']);
     const named = new Set(['Rachel Green']);
-    expect([...speakerMatch(['Ross Geller', 'Rachel Green', 'Ross Geller and Rachel Green', undefined], named)]).toEqual([0, 1, 1, 0]);
-    expect([...speakerMatch(['Ross Geller'], new Set())]).toEqual([0]);
+    expect([...speakerMatch(['Ross Geller', 'Rachel Green', 'Ross Geller and Rachel Green', undefined].map(speakersOf), named)]).toEqual([0, 1, 1, 0]);
+    expect([...speakerMatch([['Ross Geller']], new Set())]).toEqual([0]);
   });
 });

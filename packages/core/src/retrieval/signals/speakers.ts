@@ -32,10 +32,10 @@ export function namedSpeakers(query: string, speakers: Iterable<string>): Set<st
 }
 
 /**
- * 1 for each unit spoken by a named speaker, else 0. Read at the next turn (with
+ * 1 for each unit spoken by a named speaker, else 0; each unit's speakers as `speakersOf` splits them. Read at the next turn (with
  * `fromNeighbour(.., links.prev)`), it marks replies to a named speaker: with two named
  * speakers, "what did X tell Y" prefers their exchanges.
  */
-export function speakerMatch(speakers: readonly (string | undefined)[], named: ReadonlySet<string>): Float64Array {
-  return Float64Array.from(speakers, (s) => (named.size > 0 && speakersOf(s).some((p) => named.has(p)) ? 1 : 0));
+export function speakerMatch(speakers: readonly (readonly string[])[], named: ReadonlySet<string>): Float64Array {
+  return Float64Array.from(speakers, (s) => (named.size > 0 && s.some((p) => named.has(p)) ? 1 : 0));
 }

@@ -1,11 +1,12 @@
+import { MONTHS } from '../../util/dates.js';
+
 const DAY = 86_400_000;
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 const MONTH = `(${MONTHS.map((m) => `${m.slice(0, 3)}(?:${m.slice(3)})?`).join('|')}|sept)\\.?`;
 /**
  * Month names that are also common words ("I may go", "we march on", "Jan is here") count
  * only written as a month: capitalized, and next to a day, a year or "in", "of", "last".
  */
-const AMBIGUOUS = /^(?:may|mar|march|jan|jun|sat|sun)$/i;
+const AMBIGUOUS = /^(?:may|mar|march|jan|jun)$/i;
 function isMonthHere(text: string, index: number, word: string): boolean {
   if (!AMBIGUOUS.test(word.replace('.', ''))) return true;
   if (word[0] !== word[0]!.toUpperCase()) return false;
