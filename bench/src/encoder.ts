@@ -1,28 +1,39 @@
 // pnpm bench:encoder — evomem's encoder against transformers.js feature-extraction on the same
 // ONNX files with the same onnxruntime session options (and, for the offline default model,
-// against its TF.js reference runtime), same texts.
+// against its TF.js reference runtime), same texts, at fp32 and at int8.
 //
 // Per model, in this order, to fit in 10 minutes on a 2-core machine:
-// 1. sweep: evomem and every baseline setting once on the first --sweep-texts texts
-//    (transformers.js: input-order batches of 1, 4, 8, 16, 32, 128, then length-sorted
-//    batches of 8, 32, 128 and the best input-order size; TF.js: batches of 32 and 128,
-//    sorted 32, and one call with every text);
-// 2. full: evomem and the baseline's best sweep setting --repeat times interleaved (best
-//    sample kept), and transformers.js's default usage, one call with every text, once, on
-//    all --texts texts; for use-lite also evomem on 1 thread, as TF.js runs;
-// 3. operator shares: onnxruntime's profiler over evomem's batch shapes (operatorShares.ts).
+// 0. prepare: evomem loads the model with its defaults (the fused fp32 graph) and with dtype
+//    'int8', which writes both rewrites to the model's cache; transformers.js gets a folder
+//    holding that same int8 file as onnx/model_int8.onnx (transformersJsFolder.ts);
+// 1. sweep, each setting once on the first --sweep-texts texts: evomem fp32 and int8, and
+//    transformers.js at fp32 and on the int8 file in input-order batches of 1, 4, 8 and
+//    length-sorted batches of 8, 16, 32 (the committed sweep over 1-128 found sorted 8 best
+//    on both models, input order best at 1 or 8). The TF.js reference, 10x slower, sweeps
+//    input-order and sorted batches of 32 and one call on the first --reference-texts texts;
+// 2. full, on all --texts texts, --repeat rounds interleaved (best sample kept): evomem fused,
+//    evomem unfused (optimize: false), evomem int8, and the baseline's best fp32 and int8
+//    sweep settings; transformers.js's default usage (one call with every text) in the first
+//    round only; TF.js's best setting in the first round only; for use-lite also evomem on 1
+//    thread, as TF.js runs. The fused and int8 runs write their vectors, for the cosines;
+// 3. operator shares: onnxruntime's profiler over the fused graph evomem runs (operatorShares.ts);
+// then recall@10 of the default pipeline at fp32 and int8 on both dev files (encoderRecall.ts).
 // Writes bench/results/encoder.{json,md}. --smoke runs a tiny version into bench/.work.
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { TextTokenizer } from '@evomem/core';
+import { Encoder, TextTokenizer, type PreparedGraph } from '@evomem/core';
+import { int8RecallAt10 } from './encoderRecall.js';
+import { encoderMarkdown, encoderNotes, label, readmeRow, type Run, type Setting } from './encoderReport.js';
 import { measureGemmRate } from './gemm.js';
 import { BENCH_MODELS, benchModel, type BenchModel } from './models.js';
 import type { OperatorProfile } from './operatorShares.js';
 import { sessionOptions, type ChildConfig, type ChildResult } from './sessionOptions.js';
-import { benchArgs, benchRoot, commandLine, cycle, locomoTurns, provenance, requireShared, resultsDir, table, workDir } from './shared.js';
+import { benchArgs, benchRoot, commandLine, cycle, locomoTurns, provenance, requireShared, resultsDir, workDir } from './shared.js';
+import { transformersJsInt8Folder } from './transformersJsFolder.js';
+import { vectorCosines } from './vectorCosines.js';
 
 const started = performance.now();
 const { values: args } = parseArgs({
@@ -30,11 +41,13 @@ const { values: args } = parseArgs({
   options: {
     texts: { type: 'string', default: process.env.EVOMEM_BENCH_TEXTS ?? '1000' },
     'sweep-texts': { type: 'string', default: '256' },
+    'reference-texts': { type: 'string', default: '128' },
     'profile-texts': { type: 'string', default: '200' },
     models: { type: 'string' },
     threads: { type: 'string', default: String(availableParallelism()) },
     'max-batch-tokens': { type: 'string' },
     repeat: { type: 'string', default: '2' },
+    'skip-recall': { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -45,46 +58,54 @@ const threads = Number(args.threads);
 const repeat = smoke ? 1 : Number(args.repeat);
 const fullCount = smoke ? 64 : Number(args.texts);
 const sweepCount = Math.min(fullCount, smoke ? 32 : Number(args['sweep-texts']));
+const referenceCount = Math.min(sweepCount, smoke ? 32 : Number(args['reference-texts']));
 const profileCount = smoke ? 32 : Number(args['profile-texts']);
 const models = args.models ?? (smoke ? 'all-MiniLM-L6-v2,use-lite' : BENCH_MODELS.join(','));
 const out = args.out ?? (smoke ? join(workDir, 'encoder-smoke') : join(resultsDir, 'encoder'));
 const origin = await provenance(commandLine('encoder'));
+const repoPath = (path: string) => relative(join(benchRoot, '..'), path);
 
 const texts = cycle(await locomoTurns(), fullCount);
 await mkdir(workDir, { recursive: true });
 const textsFile = (n: number) => join(workDir, `encoder-texts-${n}.json`);
-for (const n of new Set([fullCount, sweepCount, profileCount])) await writeFile(textsFile(n), JSON.stringify(texts.length >= n ? texts.slice(0, n) : cycle(texts, n)));
+for (const n of new Set([fullCount, sweepCount, referenceCount, profileCount])) await writeFile(textsFile(n), JSON.stringify(texts.length >= n ? texts.slice(0, n) : cycle(texts, n)));
 
-type Setting = Pick<ChildConfig, 'runner' | 'order' | 'batch'> & { threads?: number };
-const label = (s: Setting) =>
-  s.runner === 'evomem' ? `evomem${s.threads && s.threads !== threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : ''}` : s.order === 'all' ? 'one call, every text' : `${s.order === 'sorted' ? 'sorted' : 'input order'}, batch ${s.batch}`;
+const run = promisify(execFile);
+async function node<T>(script: string, config: object): Promise<T> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(benchRoot, 'src', script), JSON.stringify(config)], {
+    cwd: benchRoot,
+    maxBuffer: 1 << 24,
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
 
-async function child(model: BenchModel, s: Setting, n: number): Promise<ChildResult> {
+async function child(modelDir: string, s: Setting, n: number, vectorsFile?: string): Promise<ChildResult> {
   const config: ChildConfig = {
     runner: s.runner,
-    modelDir: model.dir,
+    modelDir,
     threads: s.threads ?? threads,
     textsFile: textsFile(n),
     ...(s.order ? { order: s.order } : {}),
     ...(s.batch ? { batch: s.batch } : {}),
+    ...(s.dtype ? { dtype: s.dtype } : {}),
+    ...(s.optimize === false ? { optimize: false } : {}),
+    ...(vectorsFile ? { vectorsFile } : {}),
     ...(args['max-batch-tokens'] ? { maxBatchTokens: Number(args['max-batch-tokens']) } : {}),
   };
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(benchRoot, 'src', 'encoderChild.ts'), JSON.stringify(config)], {
-    cwd: benchRoot,
-    maxBuffer: 1 << 24,
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult;
+  return node<ChildResult>('encoderChild.ts', config);
 }
 
-async function profile(model: BenchModel): Promise<OperatorProfile> {
-  const config = { modelDir: model.dir, threads, textsFile: textsFile(profileCount), scratchDir: join(workDir, `profile-${model.name}`) };
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(benchRoot, 'src', 'operatorShares.ts'), JSON.stringify(config)], {
-    cwd: benchRoot,
-    maxBuffer: 1 << 24,
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as OperatorProfile;
+/** Loads the model as evomem's users do (fused fp32 by default, and int8), which writes both rewrites to the model's cache before any timed run. */
+async function prepare(model: BenchModel): Promise<{ fp32: PreparedGraph; int8: PreparedGraph }> {
+  const graphs: Partial<Record<'fp32' | 'int8', PreparedGraph>> = {};
+  for (const dtype of ['fp32', 'int8'] as const) {
+    const encoder = await Encoder.load({ model: model.dir, device: 'cpu', threads, dtype });
+    graphs[dtype] = encoder.graph;
+    await encoder.dispose();
+  }
+  if (graphs.fp32!.transform !== 'fused') console.error(`  warning: ${model.name} fp32 runs unfused (${graphs.fp32!.transform}${graphs.fp32!.cached ? ', from the cache' : ''}): the "evomem" rows measure the exported graph`);
+  return graphs as { fp32: PreparedGraph; int8: PreparedGraph };
 }
 
 /** Tokens a padding runtime executes: each batch padded to its longest text. */
@@ -98,13 +119,19 @@ function paddedTokens(lengths: number[], s: Setting): number {
 
 const runs: Record<string, unknown>[] = [];
 const ratios: Record<string, Record<string, number | string>> = {};
+const int8: Record<string, Record<string, unknown>> = {};
+const int8Ratios: Record<string, Record<string, number | string>> = {};
+const fused: Record<string, Record<string, unknown>> = {};
+const graphs: Record<string, Record<'fp32' | 'int8', Record<string, unknown>>> = {};
 const operatorShares: Record<string, OperatorProfile> = {};
-const rows: (string | number)[][] = [];
+const partSeconds: Record<string, number> = {};
 const readmeRows: string[][] = [];
-const fmtRatio = (x: number) => Number(x.toFixed(3));
-console.error(`${fullCount} LoCoMo turns (sweep on the first ${sweepCount}), ${threads} threads, ${cpus()[0]?.model ?? 'unknown CPU'}${smoke ? ', smoke run' : ''}`);
+const fmt = (x: number) => Number(x.toFixed(3));
+const sps = (v: number) => v.toFixed(1);
+console.error(`${fullCount} LoCoMo turns (sweep on the first ${sweepCount}, TF.js on the first ${referenceCount}), ${threads} threads, ${cpus()[0]?.model ?? 'unknown CPU'}${smoke ? ', smoke run' : ''}`);
 
 for (const name of models.split(',')) {
+  const partStarted = performance.now();
   const model = await benchModel(name);
   const tokenizer = new TextTokenizer(
     JSON.parse(await readFile(join(model.dir, 'tokenizer.json'), 'utf8')),
@@ -113,189 +140,185 @@ for (const name of models.split(',')) {
   const lengthsOf = (n: number) => texts.slice(0, n).map((t, i) => tokenizer.encode(t, model.maxLength, 'truncate', i)[0]!.length);
   const gemm = await measureGemmRate(model.gemm[0], model.gemm[1], threads);
   const baseline = model.baseline;
-  const record = (phase: 'sweep' | 'full', n: number, s: Setting, samples: ChildResult[]) => {
-    const r = samples.reduce((best, x) => (x.sentencesPerSecond > best.sentencesPerSecond ? x : best));
+  const tjs = baseline === 'transformers.js';
+
+  // 0. Prepare.
+  const prepared = await prepare(model);
+  const graphSummary = ({ path, transform, fusions, quantized, minCosineToSource }: PreparedGraph) => ({
+    path: repoPath(path),
+    transform,
+    ...(fusions ? { fusions } : {}),
+    ...(quantized ? { quantized } : {}),
+    ...(minCosineToSource !== undefined ? { minCosineToSource } : {}),
+  });
+  const tjsInt8Dir = tjs ? await transformersJsInt8Folder(name, model.dir, prepared.int8.path) : undefined;
+  graphs[name] = {
+    fp32: graphSummary(prepared.fp32),
+    int8: { ...graphSummary(prepared.int8), ...(tjsInt8Dir ? { transformersJsCopy: repoPath(join(tjsInt8Dir, 'onnx', 'model_int8.onnx')) } : {}) },
+  };
+  const dirFor = (s: Setting) => (s.runner === 'transformers.js' && s.dtype === 'int8' ? tjsInt8Dir! : model.dir);
+
+  const record = (phase: 'sweep' | 'full', n: number, s: Setting, samples: ChildResult[]): Run => {
+    const r = samples.reduce((best, y) => (y.sentencesPerSecond > best.sentencesPerSecond ? y : best));
     const lengths = lengthsOf(n);
     const realTokens = lengths.reduce((a, b) => a + b, 0);
     const estimated = r.executedTokens === undefined;
-    const executed = r.executedTokens ?? paddedTokens(lengths, s);
-    const fraction = model.flops(lengths) / r.seconds / gemm;
-    const run = {
+    const result: Run = {
       model: name,
       phase,
       texts: n,
       runner: s.runner,
-      setting: label(s),
+      dtype: s.dtype ?? 'fp32',
+      setting: label(s, threads),
+      ...(r.graph ? { graph: r.graph.transform } : {}),
       threads: r.runtimeThreads ?? null,
       sentencesPerSecond: r.sentencesPerSecond,
-      samplesSentencesPerSecond: samples.map((x) => x.sentencesPerSecond),
+      samplesSentencesPerSecond: samples.map((y) => y.sentencesPerSecond),
       seconds: r.seconds,
       realTokens,
-      executedTokens: executed,
+      executedTokens: r.executedTokens ?? paddedTokens(lengths, s),
       executedTokensEstimated: estimated,
       p50CallMs: r.p50BatchMs,
       modelCalls: r.modelCalls,
       peakRssMiB: r.peakRssMiB,
-      fractionOfGemmCeiling: fraction,
+      fractionOfGemmCeiling: model.flops(lengths) / r.seconds / gemm,
     };
-    runs.push(run);
-    rows.push([
-      name,
-      `${phase} ${n}`,
-      s.runner,
-      run.setting,
-      r.sentencesPerSecond.toFixed(1),
-      `${executed}${estimated ? ' (est.)' : ''}`,
-      (executed / realTokens).toFixed(2),
-      r.p50BatchMs.toFixed(1),
-      r.peakRssMiB.toFixed(0),
-      fraction.toFixed(2),
-    ]);
-    return run;
+    runs.push(result);
+    return result;
+  };
+  const once = async (phase: 'sweep' | 'full', n: number, s: Setting) => {
+    const r = record(phase, n, s, [await child(dirFor(s), s, n)]);
+    console.error(`  ${name} ${phase} ${s.dtype ?? 'fp32'} ${r.setting}: ${sps(r.sentencesPerSecond)} sentences/s, ${r.peakRssMiB.toFixed(0)} MiB`);
+    return r;
   };
 
   // 1. Sweep.
   const defaultUsage: Setting = { runner: baseline, order: 'all' };
-  const sweep: Setting[] =
-    baseline === 'transformers.js'
-      ? (smoke ? [4] : [1, 4, 8, 16, 32, 128]).map((batch) => ({ runner: baseline, order: 'input' as const, batch }))
-      : [
-          { runner: baseline, order: 'input', batch: 32 },
-          ...(smoke ? [] : [{ runner: baseline, order: 'input' as const, batch: 128 }]),
-          { runner: baseline, order: 'sorted', batch: 32 },
-          defaultUsage,
-        ];
-  const swept: { s: Setting; sps: number }[] = [];
-  const sweepOne = async (s: Setting) => {
-    const run = record('sweep', sweepCount, s, [await child(model, s, sweepCount)]);
-    swept.push({ s, sps: run.sentencesPerSecond });
-    console.error(`  ${name} sweep ${label(s)}: ${run.sentencesPerSecond.toFixed(1)} sentences/s, ${run.peakRssMiB.toFixed(0)} MiB`);
+  const sweepN = tjs ? sweepCount : referenceCount;
+  const baselineSweep = (dtype: 'fp32' | 'int8'): Setting[] =>
+    tjs
+      ? [
+          ...(smoke ? [4] : [1, 4, 8]).map((batch) => ({ runner: baseline, order: 'input' as const, batch, dtype })),
+          ...(smoke ? [8] : [8, 16, 32]).map((batch) => ({ runner: baseline, order: 'sorted' as const, batch, dtype })),
+        ]
+      : [{ runner: baseline, order: 'input', batch: 32 }, { runner: baseline, order: 'sorted', batch: 32 }, defaultUsage];
+  const bestOf = async (settings: Setting[]) => {
+    const swept: { s: Setting; sps: number }[] = [];
+    for (const s of settings) swept.push({ s, sps: (await once('sweep', sweepN, s)).sentencesPerSecond });
+    return { best: swept.filter((y) => y.s.order !== 'all').reduce((a, b) => (b.sps > a.sps ? b : a)).s, swept };
   };
-  const oursOnSweep = record('sweep', sweepCount, { runner: 'evomem' }, [await child(model, { runner: 'evomem' }, sweepCount)]);
-  for (const s of sweep) await sweepOne(s);
-  if (baseline === 'transformers.js') {
-    const bestInput = swept.reduce((a, b) => (b.sps > a.sps ? b : a)).s.batch!;
-    // Sorting pays off at larger batches than input order does; batch 1 gains nothing from it.
-    const sortedSizes = smoke ? [Math.max(bestInput, 4)] : [...new Set([8, 32, 128, bestInput])].filter((b) => b > 1);
-    for (const batch of sortedSizes) await sweepOne({ runner: baseline, order: 'sorted', batch });
-  }
-  const best = swept.filter((x) => x.s.order !== 'all').reduce((a, b) => (b.sps > a.sps ? b : a)).s;
+  const oursOnSweep = await once('sweep', sweepN, { runner: 'evomem' });
+  await once('sweep', sweepN, { runner: 'evomem', dtype: 'int8' });
+  const fp32Sweep = await bestOf(baselineSweep('fp32'));
+  const int8Sweep = tjs ? await bestOf(baselineSweep('int8')) : undefined;
 
-  // 2. Full workload: evomem and the best setting `repeat` times, interleaved; transformers.js's
-  // default usage (its slowest setting) once. TF.js's one-call usage stays on the sweep
-  // subset: one call holding every text grows its WASM heap with the batch.
-  const full: { s: Setting; rounds: number }[] = [
-    { s: { runner: 'evomem' }, rounds: repeat },
-    { s: best, rounds: repeat },
-  ];
-  if (baseline === 'transformers.js') full.push({ s: defaultUsage, rounds: 1 });
-  else if (threads !== 1) full.push({ s: { runner: 'evomem', threads: 1 }, rounds: repeat });
-  const samples: ChildResult[][] = full.map(() => []);
+  // 2. Full workload, interleaved rounds.
+  const vectors = (d: string) => join(workDir, `encoder-vectors-${name}-${d}.f32`);
+  const full: Record<string, { s: Setting; rounds: number; vectorsFile?: string }> = {
+    fused: { s: { runner: 'evomem' }, rounds: repeat, vectorsFile: vectors('fp32') },
+    unfused: { s: { runner: 'evomem', optimize: false }, rounds: repeat },
+    best: { s: fp32Sweep.best, rounds: tjs ? repeat : 1 },
+    int8: { s: { runner: 'evomem', dtype: 'int8' }, rounds: repeat, vectorsFile: vectors('int8') },
+    ...(int8Sweep ? { int8Best: { s: int8Sweep.best, rounds: repeat } } : {}),
+    ...(tjs ? { oneCall: { s: defaultUsage, rounds: 1 } } : threads !== 1 ? { oneThread: { s: { runner: 'evomem', threads: 1 }, rounds: repeat } } : {}),
+  };
+  const samples: Record<string, ChildResult[]> = Object.fromEntries(Object.keys(full).map((k) => [k, []]));
   for (let round = 0; round < repeat; round++) {
-    for (const [i, { s, rounds }] of full.entries()) {
+    for (const [key, { s, rounds, vectorsFile }] of Object.entries(full)) {
       if (round >= rounds) continue;
-      const r = await child(model, s, fullCount);
-      samples[i]!.push(r);
-      console.error(`  ${name} full ${label(s)}: ${r.sentencesPerSecond.toFixed(1)} sentences/s, ${r.peakRssMiB.toFixed(0)} MiB`);
+      const r = await child(dirFor(s), s, fullCount, round === 0 ? vectorsFile : undefined);
+      samples[key]!.push(r);
+      console.error(`  ${name} full ${s.dtype ?? 'fp32'} ${label(s, threads)}: ${sps(r.sentencesPerSecond)} sentences/s, ${r.peakRssMiB.toFixed(0)} MiB`);
     }
   }
-  const [ours, theirs, extra] = full.map(({ s }, i) => record('full', fullCount, s, samples[i]!));
-  const sweptDefault = swept.find((y) => y.s.order === 'all')!;
+  const f = Object.fromEntries(Object.entries(full).map(([k, { s }]) => [k, record('full', fullCount, s, samples[k]!)])) as Record<string, Run>;
+  const ours = f.fused!;
+  const theirs = f.best!;
+
   ratios[name] = {
-    baseline: baseline === 'transformers.js' ? 'transformers.js 4.3.1 feature-extraction' : 'TF.js reference (@energetic-ai/embeddings 0.2.0, tfjs-backend-wasm)',
-    bestSetting: label(best),
-    vsBest: fmtRatio(ours!.sentencesPerSecond / theirs!.sentencesPerSecond),
-    peakRssVsBest: fmtRatio(ours!.peakRssMiB / theirs!.peakRssMiB),
+    baseline: tjs ? 'transformers.js 4.3.1 feature-extraction' : 'TF.js reference (@energetic-ai/embeddings 0.2.0, tfjs-backend-wasm)',
+    bestSetting: theirs.setting,
+    vsBest: fmt(ours.sentencesPerSecond / theirs.sentencesPerSecond),
+    unfusedVsBest: fmt(f.unfused!.sentencesPerSecond / theirs.sentencesPerSecond),
+    peakRssVsBest: fmt(ours.peakRssMiB / theirs.peakRssMiB),
   };
-  if (baseline === 'transformers.js') {
-    Object.assign(ratios[name], { vsDefault: fmtRatio(ours!.sentencesPerSecond / extra!.sentencesPerSecond), peakRssVsDefault: fmtRatio(ours!.peakRssMiB / extra!.peakRssMiB) });
-  } else {
-    Object.assign(ratios[name], { vsDefaultOnSweep: fmtRatio(oursOnSweep.sentencesPerSecond / sweptDefault.sps) });
-    if (extra) Object.assign(ratios[name], { oneThreadVsBest: fmtRatio(extra.sentencesPerSecond / theirs!.sentencesPerSecond) });
+  const sweptDefault = fp32Sweep.swept.find((y) => y.s.order === 'all');
+  if (f.oneCall) Object.assign(ratios[name], { vsDefault: fmt(ours.sentencesPerSecond / f.oneCall.sentencesPerSecond), peakRssVsDefault: fmt(ours.peakRssMiB / f.oneCall.peakRssMiB) });
+  if (sweptDefault) Object.assign(ratios[name], { vsDefaultOnSweep: fmt(oursOnSweep.sentencesPerSecond / sweptDefault.sps) });
+  if (f.oneThread) Object.assign(ratios[name], { oneThreadVsBest: fmt(f.oneThread.sentencesPerSecond / theirs.sentencesPerSecond) });
+
+  const cos = await vectorCosines(vectors('fp32'), vectors('int8'), fullCount);
+  int8[name] = { speedupOverFp32: fmt(f.int8!.sentencesPerSecond / ours.sentencesPerSecond), minCosineToFp32: cos.min, meanCosineToFp32: cos.mean };
+  if (f.int8Best) {
+    int8Ratios[name] = {
+      vsTransformersJsInt8Best: fmt(f.int8!.sentencesPerSecond / f.int8Best.sentencesPerSecond),
+      vsTransformersJsFp32Best: fmt(f.int8!.sentencesPerSecond / theirs.sentencesPerSecond),
+      int8BestSetting: f.int8Best.setting,
+      fp32BestSetting: theirs.setting,
+    };
   }
-  const x = (v: number) => `${v.toFixed(2)}x`;
-  const sps = (v: number) => v.toFixed(1);
-  const oneCall = baseline === 'transformers.js' ? extra! : undefined;
-  readmeRows.push([
-    name === 'use-lite' ? 'use-lite (the default)' : name,
-    `${baseline === 'transformers.js' ? 'transformers.js' : 'TF.js reference'}, ${label(best)}`,
-    sps(ours!.sentencesPerSecond),
-    sps(theirs!.sentencesPerSecond),
-    `**${x(ours!.sentencesPerSecond / theirs!.sentencesPerSecond)}**${baseline !== 'transformers.js' && extra ? `; ${x(extra.sentencesPerSecond / theirs!.sentencesPerSecond)} on 1 thread` : ''}`,
-    oneCall ? sps(oneCall.sentencesPerSecond) : `${sps(sweptDefault.sps)} (first ${sweepCount} texts)`,
-    oneCall ? x(ours!.sentencesPerSecond / oneCall.sentencesPerSecond) : `${x(oursOnSweep.sentencesPerSecond / sweptDefault.sps)} (first ${sweepCount} texts)`,
-    `${ours!.peakRssMiB.toFixed(0)} / ${theirs!.peakRssMiB.toFixed(0)}${oneCall ? ` / ${oneCall.peakRssMiB.toFixed(0)}` : ''}`,
-    `${(ours!.executedTokens / ours!.realTokens).toFixed(2)} / ${(theirs!.executedTokens / theirs!.realTokens).toFixed(2)} (est.)`,
-  ]);
+  fused[name] = {
+    gemmFraction: fmt(ours.fractionOfGemmCeiling),
+    unfusedGemmFraction: fmt(f.unfused!.fractionOfGemmCeiling),
+    speedupOverUnfused: fmt(ours.sentencesPerSecond / f.unfused!.sentencesPerSecond),
+    ...(prepared.fp32.fusions ? { fusions: prepared.fp32.fusions } : {}),
+  };
+
+  readmeRows.push(readmeRow(name, f, sweptDefault ? { ours: oursOnSweep.sentencesPerSecond, oneCall: sweptDefault.sps, texts: sweepN } : undefined));
   runs.push({ model: name, runner: 'flop-bound estimate', gemmGflopsPerSecond: gemm / 1e9, sentencesPerSecond: fullCount / (model.flops(lengthsOf(fullCount)) / gemm) });
 
-  // 3. Operator shares of kernel time.
-  operatorShares[name] = await profile(model);
+  // 3. Operator shares of kernel time, on the graph evomem runs.
+  operatorShares[name] = await node<OperatorProfile>('operatorShares.ts', { modelDir: model.dir, threads, textsFile: textsFile(profileCount), scratchDir: join(workDir, `profile-${name}`) });
   const top = Object.entries(operatorShares[name].shares).slice(0, 4);
-  console.error(`  ${name} kernel time: ${top.map(([op, x]) => `${op} ${(x * 100).toFixed(1)}%`).join(', ')}`);
+  console.error(`  ${name} kernel time (${operatorShares[name].graph.transform} graph): ${top.map(([op, y]) => `${op} ${(y * 100).toFixed(1)}%`).join(', ')}`);
+
+  // Quality of int8 on the default model's retrieval pipeline.
+  if (name === 'use-lite' && !args['skip-recall']) {
+    const recallAt10 = await int8RecallAt10(threads, smoke ? 1 : Infinity);
+    int8[name].recallAt10 = recallAt10;
+    console.error(`  ${name} recall@10 fp32 / int8: ${Object.entries(recallAt10).map(([d, r]) => `${d} ${r.fp32} / ${r.int8}`).join(', ')}`);
+  }
+  partSeconds[name] = Number(((performance.now() - partStarted) / 1000).toFixed(1));
 }
 
-const headers = ['model', 'phase, texts', 'runner', 'setting', 'sentences/s', 'executed tokens', 'exec/real', 'p50 call ms', 'peak RSS MiB', 'of GEMM ceiling'];
 const wallSeconds = (performance.now() - started) / 1000;
-const ratioLines = Object.entries(ratios).map(([m, r]) => `- ${m}: ${JSON.stringify(r)}`);
-const shareLines = Object.entries(operatorShares).map(
-  ([m, p]) =>
-    `- ${m}: ${Object.entries(p.shares)
-      .filter(([, x]) => x >= 0.005)
-      .map(([op, x]) => `${op} ${(x * 100).toFixed(1)}%`)
-      .join(', ')}; optimized graph: ${Object.entries(p.optimizedGraphOps)
-      .map(([op, n]) => `${n} ${op}`)
-      .join(', ')}`,
-);
-const md = [
-  '# Encoder throughput and memory',
-  '',
-  `Command: \`${origin.command}\` at ${origin.commit}${origin.dirty ? ' (uncommitted changes)' : ''}, ${origin.date}. ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${threads} threads, fp32. Whole run: ${wallSeconds.toFixed(0)} s.`,
-  '',
-  `Sweep: each setting once on the first ${sweepCount} texts. Full: ${fullCount} LoCoMo turns; evomem and the best baseline setting ${repeat} time(s) interleaved, best sample kept; the default usage once. Executed tokens marked (est.) are estimated as each batch padded to its longest text; evomem's are counted.`,
-  '',
-  table(headers, rows),
-  '',
-  'Ratios (evomem / baseline sentences per second, and peak RSS; on the full workload unless named):',
-  '',
-  ...ratioLines,
-  '',
-  'The root README\'s table (evomem / baseline: sentences per second; peak RSS: evomem / best setting / one call; executed / real tokens: evomem / best setting):',
-  '',
-  table(['model', 'baseline, best setting', 'evomem (sentences/s)', 'baseline, best (sentences/s)', 'evomem / best', 'baseline, one call (sentences/s)', 'evomem / one call', 'peak RSS (MiB)', 'executed / real tokens'], readmeRows),
-  '',
-  `Share of onnxruntime kernel time by operator (profiler, evomem's batch shapes for ${profileCount} texts):`,
-  '',
-  ...shareLines,
-  '',
-];
+const md = encoderMarkdown({ origin, wallSeconds, threads, repeat, fullCount, sweepCount, referenceCount, profileCount, runs, ratios, int8, int8Ratios, fused, operatorShares, readmeRows });
+const notes = encoderNotes(profileCount);
 const result = {
   benchmark: 'encoder',
   ...origin,
   wallSeconds,
+  partSeconds,
   machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
   threads,
   sessionOptions: sessionOptions(threads),
-  sessionOptionsNote:
-    'evomem and transformers.js open their onnxruntime-node 1.30.0 sessions with these options. The TF.js reference runs on tfjs-backend-wasm with SIMD, which under Node uses its single-threaded build (WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE): its threads cannot be set, and it runs on 1. The use-lite rows therefore add evomem on 1 thread.',
+  sessionOptionsNote: notes.sessionOptionsNote,
   repeat,
   workload: {
     texts: fullCount,
     sweepTexts: sweepCount,
+    referenceSweepTexts: referenceCount,
     profileTexts: profileCount,
     source: 'shared/data/locomo/locomo-dev.json turns "speaker: text", file order, cycled',
-    why: 'The sweep runs each setting once on a subset, and the full workload runs only evomem, the best sweep setting and (once) the default usage, so the whole benchmark fits in 10 minutes on a 2-core machine.',
+    why: `The sweep runs each setting once on a subset (the TF.js reference on a smaller one), and the full workload runs only evomem, the best sweep settings and (once) transformers.js's default usage and TF.js's best setting, so the whole benchmark fits in 10 minutes on a 2-core machine.`,
   },
+  graphs,
+  graphsNote: notes.graphsNote,
   ratios,
-  ratiosNote:
-    'vsBest: evomem / the baseline at its fastest sweep setting, both on the full workload. vsDefault: evomem / transformers.js called once with every text (its default usage). For use-lite, vsDefaultOnSweep compares on the sweep subset, and oneThreadVsBest is evomem on 1 thread, as the TF.js reference runs. peakRss*: evomem peak RSS / the baseline\'s.',
-  executedTokensNote: 'executedTokensEstimated: true means the count is estimated (each batch padded to its longest text, from the model tokenizer); evomem counts what it runs.',
+  ratiosNote: notes.ratiosNote,
+  int8,
+  int8Note: notes.int8Note,
+  int8Ratios,
+  int8RatiosNote: notes.int8RatiosNote,
+  fused,
+  fusedNote: notes.fusedNote,
+  executedTokensNote: notes.executedTokensNote,
   operatorShares,
-  operatorSharesNote: `Share of summed kernel time per operator type, from onnxruntime's profiler (enableProfiling) over evomem's batch shapes for ${profileCount} texts, with the session options above; optimizedGraphOps counts the node types of the graph onnxruntime optimized (optimizedModelFilePath).`,
+  operatorSharesNote: notes.operatorSharesNote,
   runs,
 };
 await mkdir(join(out, '..'), { recursive: true });
 await writeFile(`${out}.json`, `${JSON.stringify(result, null, 2)}\n`);
-await writeFile(`${out}.md`, md.join('\n'));
-console.log(md.slice(4).join('\n'));
-console.error(`wrote ${out}.json and .md in ${wallSeconds.toFixed(0)} s`);
+await writeFile(`${out}.md`, md);
+console.log(md.split('\n').slice(4).join('\n'));
+console.error(`wrote ${out}.json and .md in ${wallSeconds.toFixed(0)} s (${Object.entries(partSeconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);

@@ -1,6 +1,6 @@
 // One benchmark run in its own process, so peak RSS belongs to one runner and one setting.
 // argv: one JSON ChildConfig. Prints one JSON ChildResult line.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { ChildConfig, ChildResult } from './sessionOptions.js';
 import { sessionOptions } from './sessionOptions.js';
@@ -42,6 +42,8 @@ if (config.runner === 'evomem') {
     model: config.modelDir,
     device: 'cpu',
     threads: config.threads,
+    ...(config.dtype ? { dtype: config.dtype } : {}),
+    ...(config.optimize === false ? { optimize: false } : {}),
     ...(config.maxBatchTokens ? { maxBatchTokens: config.maxBatchTokens } : {}),
     onBatch: (b) => latencies.push(b.ms),
   });
@@ -56,6 +58,12 @@ if (config.runner === 'evomem') {
   result.executedTokens = encoder.stats.executedTokens - before.executedTokens;
   result.realTokens = encoder.stats.realTokens - before.realTokens;
   result.runtimeThreads = config.threads;
+  result.graph = { path: encoder.graph.path, transform: encoder.graph.transform };
+  if (config.vectorsFile) {
+    const flat = new Float32Array(vectors.length * encoder.dimensions);
+    vectors.forEach((v, i) => flat.set(v, i * encoder.dimensions));
+    await writeFile(config.vectorsFile, new Uint8Array(flat.buffer));
+  }
   await encoder.dispose();
 } else if (config.runner === 'tfjs-use-lite') {
   // The reference runtime of the offline default model: EnergeticAI's TF.js graph on
@@ -76,7 +84,9 @@ if (config.runner === 'evomem') {
   env.localModelPath = dirname(config.modelDir);
   env.allowRemoteModels = false;
   const extractor = await pipeline('feature-extraction', basename(config.modelDir), {
-    dtype: 'fp32',
+    // For 'int8', modelDir holds evomem's int8 graph as onnx/model_int8.onnx, the file
+    // transformers.js maps that dtype to.
+    dtype: config.dtype ?? 'fp32',
     device: 'cpu',
     session_options: sessionOptions(config.threads),
   });

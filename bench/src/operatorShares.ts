@@ -1,16 +1,18 @@
 // Where onnxruntime spends its kernel time on evomem's batches, run in its own process.
 // argv: one JSON { modelDir, threads, textsFile, scratchDir }. Prints one JSON OperatorProfile line.
 //
-// It encodes the texts with evomem's encoder once to learn the batch shapes its scheduler
-// picks, then replays those shapes (the same texts, sorted by length) in a session opened
-// with evomem's session options plus onnxruntime's profiler, and sums the duration of every
+// It encodes the texts with evomem's encoder (default options: the fused fp32 graph on the
+// CPU) once to learn the batch shapes its scheduler picks and which graph file it runs
+// (`encoder.graph.path`), then replays those shapes (the same texts, sorted by length) on
+// that file in a session opened with evomem's session options plus onnxruntime's profiler, and sums the duration of every
 // kernel event by operator type. The same session writes its optimized graph, whose node
 // types show which fusions onnxruntime applied.
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import ort from 'onnxruntime-node';
 import { Encoder, TextTokenizer } from '@evomem/core';
 import { sessionOptions } from './sessionOptions.js';
+import { benchRoot } from './shared.js';
 
 export interface OperatorProfile {
   /** Share of summed kernel time per operator type, largest first. */
@@ -20,6 +22,8 @@ export interface OperatorProfile {
   optimizedGraphOps: Record<string, number>;
   batches: number;
   texts: number;
+  /** The graph profiled: the file evomem runs, and what evomem did to the export (`encoder.graph`). */
+  graph: { path: string; transform: string; fusions?: Record<string, number> };
 }
 
 interface TraceEvent {
@@ -91,6 +95,7 @@ if (process.argv[2]) {
   const encoder = await Encoder.load({ model: modelDir, device: 'cpu', threads, onBatch: (b) => shapes.push({ rows: b.rows, seqLen: b.seqLen }) });
   await encoder.embed(texts);
   const maxLength = encoder.maxLength;
+  const { path: graphPath, transform, fusions } = encoder.graph;
   await encoder.dispose();
 
   const tokenizer = new TextTokenizer(
@@ -101,7 +106,7 @@ if (process.argv[2]) {
   await rm(scratchDir, { recursive: true, force: true });
   await mkdir(scratchDir, { recursive: true });
   const optimizedPath = join(scratchDir, 'optimized.onnx');
-  const session = await ort.InferenceSession.create(join(modelDir, 'onnx', 'model.onnx'), {
+  const session = await ort.InferenceSession.create(graphPath, {
     ...sessionOptions(threads),
     executionProviders: ['cpu'],
     enableProfiling: true,
@@ -136,5 +141,5 @@ if (process.argv[2]) {
   const shares = Object.fromEntries([...byOp].sort((a, b) => b[1] - a[1]).map(([op, us]) => [op, Number((us / total).toFixed(4))]));
   const optimizedGraphOps = graphOperatorCounts(await readFile(optimizedPath));
   await rm(scratchDir, { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify({ shares, kernelMs: total / 1000, optimizedGraphOps, batches: shapes.length, texts: texts.length } satisfies OperatorProfile)}\n`);
+  process.stdout.write(`${JSON.stringify({ shares, kernelMs: total / 1000, optimizedGraphOps, batches: shapes.length, texts: texts.length, graph: { path: relative(join(benchRoot, '..'), graphPath), transform, ...(fusions ? { fusions } : {}) } } satisfies OperatorProfile)}\n`);
 }

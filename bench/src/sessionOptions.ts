@@ -14,6 +14,16 @@ export interface ChildConfig {
   order?: 'input' | 'sorted' | 'all';
   batch?: number;
   maxBatchTokens?: number;
+  /**
+   * Which weights run. evomem: 'int8' is its own quantization of the fp32 graph; for
+   * transformers.js, `modelDir` then holds that same file as `onnx/model_int8.onnx`.
+   * @default 'fp32'
+   */
+  dtype?: 'fp32' | 'int8';
+  /** evomem only: `false` runs the exported graph unfused. @default true (evomem's default) */
+  optimize?: boolean;
+  /** evomem only: write the full call's vectors here (row-major Float32, little-endian), after timing. */
+  vectorsFile?: string;
 }
 
 export interface ChildResult {
@@ -27,6 +37,8 @@ export interface ChildResult {
   realTokens?: number;
   /** Threads the runtime actually used, where it can say. */
   runtimeThreads?: number;
+  /** evomem only: the graph it ran (`encoder.graph`). */
+  graph?: { path: string; transform: string };
 }
 
 /**

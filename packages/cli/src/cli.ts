@@ -3,6 +3,7 @@ import { listRetrievers } from '@evomem/core';
 import { runEmbed } from './embedCommand.js';
 import { runEval } from './evalCommand.js';
 import { runMine } from './mineCommand.js';
+import { runQuantize } from './quantizeCommand.js';
 import { runStateExport, runStateImport, runStateList } from './stateCommand.js';
 import { runTrain } from './trainCommand.js';
 import { describeUserError } from './userErrors.js';
@@ -18,6 +19,9 @@ const ks = (value: string) => {
   return list;
 };
 const device = new Option('--device <device>', 'where the encoder runs').choices(['auto', 'cpu', 'cuda', 'webgpu']).default('cpu');
+
+const dtype = () =>
+  new Option('--dtype <dtype>', "weights: fp32, or int8 (evomem quantizes the fp32 graph once and caches it; see evomem quantize)").choices(['fp32', 'int8']).default('fp32');
 
 const unitInterval = (name: string) => (value: string) => {
   const n = Number(value);
@@ -67,6 +71,7 @@ program
   .option('--json <file>', 'also write the full report as JSON')
   .option('--include-adversarial', 'keep LoCoMo category 5 / LongMemEval abstention questions', false)
   .addOption(device)
+  .addOption(dtype())
   .option('--threads <n>', 'onnxruntime threads (default: all cores)', positiveInt('--threads'))
   .action(async (flags) => {
     await runEval(flags);
@@ -83,6 +88,7 @@ program
   .option('--model <path-or-id>', 'encoder model folder or Hugging Face id (default: the offline default model)')
   .option('--batch <n>', 'texts read and written per step', positiveInt('--batch'), 256)
   .addOption(device)
+  .addOption(dtype())
   .option('--threads <n>', 'onnxruntime threads (default: all cores)', positiveInt('--threads'))
   .action(async (flags) => {
     const { embedded, resumedFrom } = await runEmbed(flags);
@@ -119,6 +125,17 @@ miningOptions(
   .option('--threads <n>', 'onnxruntime threads (default: all cores)', positiveInt('--threads'))
   .action(async (flags) => {
     await runTrain(flags);
+  });
+
+program
+  .command('quantize')
+  .description("Make a model's int8 graph (dynamic quantization: int8 weights per output column, activations at run time; fused first), cached beside the model; prints where it is and how closely it agrees with fp32.")
+  .option('--model <path-or-id>', 'encoder model folder or Hugging Face id (default: the offline default model)')
+  .option('--reduce-range', '7-bit weights, for x86 CPUs with AVX2 but no VNNI (exact there; slightly coarser elsewhere)', false)
+  .option('--no-optimize', 'quantize the graph as exported, without the fused operators')
+  .option('--threads <n>', 'onnxruntime threads for the agreement check (default: all cores)', positiveInt('--threads'))
+  .action(async (flags) => {
+    await runQuantize(flags);
   });
 
 const state = program

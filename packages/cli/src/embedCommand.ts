@@ -15,6 +15,7 @@ export interface EmbedFlags {
   batch: number;
   model?: string;
   device: EncoderOptions['device'];
+  dtype: 'fp32' | 'int8';
   threads?: number;
 }
 
@@ -34,10 +35,11 @@ export async function runEmbed(flags: EmbedFlags): Promise<{ embedded: number; r
   const encoderOptions: EncoderOptions = { device: flags.device };
   if (flags.model) encoderOptions.model = flags.model;
   if (flags.threads) encoderOptions.threads = flags.threads;
+  if (flags.dtype === 'int8') encoderOptions.dtype = 'int8';
   const encoder = await Encoder.load(encoderOptions);
   try {
     const input = await describeInput(flags.in);
-    const record: EmbedRecord = { format: 'evomem-embeddings', version: 1, model: await encoder.describeModel(), mode: flags.mode, field: flags.field, input };
+    const record: EmbedRecord = { format: 'evomem-embeddings', version: 1, model: await encoder.describeModel(), mode: flags.mode, field: flags.field, input, ...(encoder.graph.transform === 'int8' ? { weights: 'int8' as const } : {}) };
     let done = 0;
     if (existing) {
       checkResume(flags.out, existing.record, record);

@@ -20,6 +20,8 @@ export interface EmbedRecord {
   model: AdapterModel;
   mode: 'document' | 'query' | 'raw';
   field: string;
+  /** 'int8' when the rows come from evomem's int8 graph; absent for fp32 (as before int8 existed). */
+  weights?: 'int8';
   /** The whole input file: `sha256:` of its bytes and its count of non-blank lines. */
   input: { sha256: string; records: number };
 }
@@ -95,6 +97,9 @@ export function checkResume(out: string, have: EmbedRecord, want: EmbedRecord): 
         `${want.model.id} (${want.model.dimensions} dimensions, ${want.model.fingerprint.slice(0, 19)}...); resuming would mix two models in one file. Pass the --model it was made with. ${fix}`,
     );
   }
+  if ((have.weights ?? 'fp32') !== (want.weights ?? 'fp32')) {
+    throw new EvomemError('INVALID_OPTION', `--out ${out} holds ${have.weights ?? 'fp32'} rows; this run encodes with --dtype ${want.weights ?? 'fp32'}, and resuming would mix the two in one file. Pass --dtype ${have.weights ?? 'fp32'}. ${fix}`);
+  }
   if (have.mode !== want.mode || have.field !== want.field) {
     throw new EvomemError('INVALID_OPTION', `--out ${out} was made with --mode ${have.mode} --field ${have.field}; this run asks for --mode ${want.mode} --field ${want.field}. Pass the same flags. ${fix}`);
   }
@@ -165,6 +170,7 @@ function toRecord(value: unknown): EmbedRecord | undefined {
     Number.isInteger(r.model.dimensions) &&
     typeof r.mode === 'string' &&
     typeof r.field === 'string' &&
+    (r.weights === undefined || r.weights === 'int8') &&
     typeof r.input?.sha256 === 'string' &&
     Number.isInteger(r.input.records);
   return ok ? (r as EmbedRecord) : undefined;

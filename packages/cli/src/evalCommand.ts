@@ -15,6 +15,7 @@ export interface EvalFlags {
   json?: string;
   includeAdversarial: boolean;
   device: EncoderOptions['device'];
+  dtype: 'fp32' | 'int8';
   threads?: number;
 }
 
@@ -30,6 +31,7 @@ export async function runEval(flags: EvalFlags): Promise<EvalReport> {
   const encoder: EncoderOptions = { device: flags.device };
   if (flags.model) encoder.model = flags.model;
   if (flags.threads) encoder.threads = flags.threads;
+  if (flags.dtype === 'int8') encoder.dtype = 'int8';
   if (flags.adapter === false) encoder.adapter = false;
   const retriever = await createRetriever(flags.retriever, { encoder, ...(typeof flags.adapter === 'string' ? { adapter: flags.adapter } : {}) });
   const bar = progressBar(`eval ${flags.retriever}`);

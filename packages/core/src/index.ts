@@ -12,6 +12,8 @@ export { readModelFolder, ONNX_FILE_BY_DTYPE, type ModelFolder, type ModelDtype,
 export { resolveHubModel, hubCacheFolder, isHubId, type HubOptions, type DownloadProgress } from './encoder/hub.js';
 export { TextTokenizer, type OverflowPolicy, type TokenRow } from './encoder/TextTokenizer.js';
 export type { Device } from './encoder/session.js';
+export type { PreparedGraph, GraphTransform } from './encoder/graph/derivedGraph.js';
+export type { QuantizeOptions, QuantizeReport } from './encoder/graph/quantize.js';
 export { poolTokens, normalizeInPlace } from './encoder/pooling.js';
 export * from './eval/index.js';
 export * from './retrieval/index.js';

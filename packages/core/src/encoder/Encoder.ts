@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ADAPTER_FILE, QueryAdapter, type AdapterModel } from '../adapter/QueryAdapter.js';
@@ -12,7 +10,9 @@ import { checkEmbedOptions, checkEncoderOptions, resolveMaxLength, type BatchTra
 import { locateModel } from './locateModel.js';
 import { readModelFolder, type ModelFolder, type PoolingMode } from './modelFolder.js';
 import { normalizeInPlace, poolTokens } from './pooling.js';
-import { loadOrt, openSession, type Device } from './session.js';
+import { agreement } from './graph/checkGraph.js';
+import { prepareGraph, type PreparedGraph } from './graph/derivedGraph.js';
+import { loadOrt, openSession, plannedDevice, type Device } from './session.js';
 import { TextTokenizer, type OverflowPolicy, type TokenRow } from './TextTokenizer.js';
 
 export type { BatchTrace, EmbedOptions, EncoderOptions } from './encoderOptions.js';
@@ -74,8 +74,8 @@ export class Encoder {
   readonly modelId: string;
   #adapter: QueryAdapter | undefined;
 
-  readonly #onnxPath: string;
-  #fingerprint: Promise<string> | undefined;
+  /** The graph that runs: the exported file, or evomem's fused or int8 rewrite of it, and the source it came from. */
+  readonly graph: PreparedGraph;
   readonly #session: InferenceSession;
   readonly #tokenizer: TextTokenizer;
   readonly #scheduler: BatchScheduler;
@@ -91,6 +91,7 @@ export class Encoder {
 
   private constructor(init: {
     folder: ModelFolder;
+    graph: PreparedGraph;
     session: InferenceSession;
     device: Exclude<Device, 'auto'>;
     tokenizer: TextTokenizer;
@@ -102,7 +103,7 @@ export class Encoder {
     const { folder, session, options } = init;
     this.modelPath = folder.dir;
     this.modelId = init.modelName;
-    this.#onnxPath = folder.onnxPath;
+    this.graph = init.graph;
     this.device = init.device;
     this.#session = session;
     this.#tokenizer = init.tokenizer;
@@ -141,8 +142,9 @@ export class Encoder {
       throw new EvomemError('MODEL_FILE_INVALID', `${dir}/tokenizer.json could not be loaded as a Hugging Face tokenizer: ${why}`, { cause: error });
     }
     const maxLength = resolveMaxLength(options.maxLength, folder, tokenizer.specialCount);
-    const { session, device } = await openSession(folder.onnxPath, {
-      device: options.device ?? 'auto',
+    const graph = await runnableGraph(folder, tokenizer, maxLength, options);
+    const { session, device } = await openSession(graph.path, {
+      device: folder.quantize ? 'cpu' : (options.device ?? 'auto'),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
     });
@@ -155,7 +157,7 @@ export class Encoder {
       await session.release();
       throw new EvomemError('INVALID_OPTION', `dimensions ${options.dimensions} exceeds the model's width ${width}.`);
     }
-    const encoder = new Encoder({ folder, session, device, tokenizer, width, options, modelName: name, maxLength });
+    const encoder = new Encoder({ folder, graph, session, device, tokenizer, width, options, modelName: name, maxLength });
     if (options.adapter === false) return encoder;
     try {
       if (options.adapter === undefined) {
@@ -179,17 +181,12 @@ export class Encoder {
 
   /**
    * What an adapter trained on this encoder records, and must match to be loaded: model
-   * id, `sha256:` of the ONNX graph file (computed once), and output dimensions.
+   * id, `sha256:` of the exported ONNX graph file, and output dimensions. A fused or int8
+   * rewrite of that graph has its source's fingerprint: an adapter trained on the exported
+   * graph applies to them (bench/results/encoder.json measures what int8 costs in recall).
    */
   async describeModel(): Promise<AdapterModel> {
-    this.#fingerprint ??= new Promise<string>((resolve, reject) => {
-      const hash = createHash('sha256');
-      createReadStream(this.#onnxPath)
-        .on('data', (chunk) => hash.update(chunk))
-        .on('error', reject)
-        .on('end', () => resolve(`sha256:${hash.digest('hex')}`));
-    });
-    return { id: this.modelId, fingerprint: await this.#fingerprint, dimensions: this.dimensions };
+    return { id: this.modelId, fingerprint: this.graph.source.fingerprint, dimensions: this.dimensions };
   }
 
   /** Embeds texts as they are, with no prompt. One vector per text, in input order. */
@@ -304,6 +301,25 @@ export class Encoder {
     const states = result[this.#tokenOutput]!.data as Float32Array;
     return poolTokens(this.pooling, states, count, seqLen, this.#width, lengths);
   }
+}
+
+/**
+ * The graph to open: int8 when the folder's dtype asks evomem to quantize, fused when
+ * `optimize` is on and the session will run on the CPU (the fused graph is checked on
+ * the CPU; GPUs run the export as it is), else the exported file.
+ */
+async function runnableGraph(folder: ModelFolder, tokenizer: TextTokenizer, maxLength: number, options: EncoderOptions): Promise<PreparedGraph> {
+  if (folder.quantize && options.device !== undefined && options.device !== 'auto' && options.device !== 'cpu') {
+    throw new EvomemError('INVALID_OPTION', `dtype 'int8' runs on the CPU; device is '${options.device}'. Pass device: 'cpu' (or 'auto'), or dtype: 'fp32' on the GPU.`);
+  }
+  const onCpu = folder.quantize || plannedDevice(options.device ?? 'auto') === 'cpu';
+  return prepareGraph(folder.onnxPath, {
+    fuse: (options.optimize ?? true) && onCpu,
+    int8: folder.quantize,
+    ...(options.quantization?.reduceRange ? { reduceRange: true } : {}),
+    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    check: (derived) => agreement(folder.onnxPath, derived, tokenizer, maxLength, options.threads),
+  });
 }
 
 function rowsOf(matrix: EmbeddingMatrix): Float32Array[] {

@@ -79,14 +79,15 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   const folder = hubCacheFolder(id, options);
   const dtype = options.dtype ?? 'fp32';
   const manifest = await readManifest(folder);
-  if (manifest && manifest.dtypes.includes(dtype)) return folder;
+  // int8 is made here from the fp32 graph (see readModelFolder), so a cached fp32 export serves it.
+  if (manifest && (manifest.dtypes.includes(dtype) || (dtype === 'int8' && manifest.dtypes.includes('fp32')))) return folder;
 
   const offline = options.offline ?? (process.env.HF_HUB_OFFLINE === '1' || process.env.EVOMEM_OFFLINE === '1');
   if (offline) {
     throw new EvomemError(
       'OFFLINE',
       `Model ${id} (dtype ${dtype}) is not in the local cache and downloads are off. Either copy an ONNX export of it ` +
-        `(onnx/${ONNX_FILE_BY_DTYPE[dtype]}, tokenizer.json, tokenizer_config.json, config.json) into ${folder} and pass model: '${folder}', ` +
+        `(onnx/${ONNX_FILE_BY_DTYPE[dtype === 'int8' ? 'fp32' : dtype]}, tokenizer.json, tokenizer_config.json, config.json) into ${folder} and pass model: '${folder}', ` +
         `or allow downloads (offline: false, unset HF_HUB_OFFLINE / EVOMEM_OFFLINE), or omit model to use the offline default (@evomem/model-use-lite).`,
     );
   }
@@ -103,8 +104,9 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   for (const file of REQUIRED) await fetchFile(file, true);
   for (const file of OPTIONAL) await fetchFile(file, false);
   const onnxName = ONNX_FILE_BY_DTYPE[dtype];
+  const names = dtype === 'int8' ? [ONNX_FILE_BY_DTYPE.fp32, onnxName] : [onnxName];
   let onnxFile: string | undefined;
-  for (const candidate of [`onnx/${onnxName}`, onnxName]) {
+  for (const candidate of names.flatMap((name) => [`onnx/${name}`, name])) {
     if (await fetchFile(candidate, false)) {
       onnxFile = candidate;
       break;
@@ -113,7 +115,7 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   if (!onnxFile) {
     throw new EvomemError(
       'MODEL_FILE_MISSING',
-      `${id} has no ONNX weights for dtype ${dtype} (looked for onnx/${onnxName} and ${onnxName} at ${endpoint}). ` +
+      `${id} has no ONNX weights for dtype ${dtype} (looked for ${names.map((n) => `onnx/${n} and ${n}`).join(', then ')} at ${endpoint}). ` +
         `Pick a repository with an ONNX export (for example one under https://huggingface.co/onnx-community or Xenova/), or another dtype.`,
     );
   }

@@ -25,6 +25,11 @@ export interface ModelFolder {
   dir: string;
   /** Absolute path of the ONNX graph. */
   onnxPath: string;
+  /**
+   * True when `onnxPath` is the fp32 graph and evomem quantizes it to int8 (dtype 'int8'
+   * on a folder with an fp32 export); false when the file runs as it is.
+   */
+  quantize: boolean;
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
   config: Record<string, unknown>;
@@ -52,7 +57,7 @@ export async function readModelFolder(dir: string, options: { dtype?: ModelDtype
       `Model folder not found: ${dir}. Pass the path of a folder holding an ONNX export (onnx/model.onnx, tokenizer.json, tokenizer_config.json, config.json), or a Hugging Face model id such as "Xenova/all-MiniLM-L6-v2".`,
     );
   }
-  const onnxPath = await findOnnx(dir, options);
+  const { path: onnxPath, quantize } = await findOnnx(dir, options);
   const tokenizerJson = await readJson(dir, 'tokenizer.json', 'the Hugging Face tokenizer (export it with tokenizer.save_pretrained or optimum)');
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', 'the tokenizer settings saved beside tokenizer.json');
   const config = await readJson(dir, 'config.json', "the model's transformers config");
@@ -71,7 +76,7 @@ export async function readModelFolder(dir: string, options: { dtype?: ModelDtype
     if (document !== undefined) prompts.document = document;
   }
 
-  const folder: ModelFolder = { dir, onnxPath, tokenizerJson, tokenizerConfig, config, prompts, maxLength: maxLengthOf(config, tokenizerConfig, sbertConfig) };
+  const folder: ModelFolder = { dir, onnxPath, quantize, tokenizerJson, tokenizerConfig, config, prompts, maxLength: maxLengthOf(config, tokenizerConfig, sbertConfig) };
   const limit = lengthLimitOf(config, tokenizerConfig);
   if (limit) folder.lengthLimit = limit;
   const pooling = poolingConfig ? poolingOf(poolingConfig, dir) : undefined;
@@ -119,10 +124,15 @@ function poolingOf(config: Record<string, unknown>, dir: string): PoolingMode {
   );
 }
 
-async function findOnnx(dir: string, options: { dtype?: ModelDtype; modelFile?: string }): Promise<string> {
+/**
+ * The graph a dtype runs. 'int8' is evomem's own dynamic quantization of the fp32 graph
+ * (same recipe for every model, fused first); a folder without an fp32 graph runs the
+ * `model_int8.onnx` it ships. Other dtypes run the file their name maps to.
+ */
+async function findOnnx(dir: string, options: { dtype?: ModelDtype; modelFile?: string }): Promise<{ path: string; quantize: boolean }> {
   if (options.modelFile) {
     const path = join(dir, options.modelFile);
-    if (await isFile(path)) return path;
+    if (await isFile(path)) return { path, quantize: false };
     throw new EvomemError('MODEL_FILE_MISSING', `modelFile ${options.modelFile} does not exist in ${dir}.`);
   }
   const dtype = options.dtype ?? 'fp32';
@@ -130,8 +140,11 @@ async function findOnnx(dir: string, options: { dtype?: ModelDtype; modelFile?: 
   if (!file) {
     throw new EvomemError('INVALID_OPTION', `dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(ONNX_FILE_BY_DTYPE).join(', ')}.`);
   }
+  if (dtype === 'int8') {
+    for (const path of [join(dir, 'onnx', ONNX_FILE_BY_DTYPE.fp32), join(dir, ONNX_FILE_BY_DTYPE.fp32)]) if (await isFile(path)) return { path, quantize: true };
+  }
   const candidates = [join(dir, 'onnx', file), join(dir, file)];
-  for (const path of candidates) if (await isFile(path)) return path;
+  for (const path of candidates) if (await isFile(path)) return { path, quantize: false };
   const others: string[] = [];
   for (const [otherDtype, otherFile] of Object.entries(ONNX_FILE_BY_DTYPE)) {
     for (const path of [join(dir, 'onnx', otherFile), join(dir, otherFile)]) {

@@ -84,6 +84,12 @@ const machine: DeviceProbe = {
   cudaProvider: cudaProviderInstalled,
 };
 
+/** The device `device` resolves to before any session is tried: for 'auto', CUDA when the machine has a GPU and the CUDA build, else the CPU. */
+export function plannedDevice(device: Device, probe: DeviceProbe = machine): Exclude<Device, 'auto'> {
+  if (device !== 'auto') return device;
+  return probe.nvidiaGpu() && probe.cudaProvider() ? 'cuda' : 'cpu';
+}
+
 /** One line, once per process: only a machine with a GPU that evomem leaves idle hears about it. */
 function warnCpuFallback(reason: string): void {
   if (warnedFallback) return;

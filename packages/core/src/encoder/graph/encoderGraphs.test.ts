@@ -1,0 +1,77 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EvomemError } from '../../errors.js';
+import { Encoder } from '../Encoder.js';
+import { cosine, tinyModel } from '../fixtures.js';
+
+const texts = ['where did Maya move?', 'Maya moved to Lisbon in May.', 'Theo adopted a greyhound called Biscuit after a long search.', 'ok'];
+
+describe('Encoder.load: dtype int8 and optimize', () => {
+  let model: Awaited<ReturnType<typeof tinyModel>>;
+  let exported: Encoder;
+  beforeAll(async () => {
+    model = await tinyModel();
+    exported = await Encoder.load({ model: model.dir, device: 'cpu', optimize: false });
+  });
+  afterAll(async () => {
+    await exported?.dispose();
+    await model?.cleanup();
+  });
+
+  it("optimize: false runs the exported file; dtype 'int8' runs a quantized graph derived from it", async () => {
+    expect(exported.graph).toMatchObject({ transform: 'none', path: join(model.dir, 'onnx', 'model.onnx') });
+    const int8 = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8' });
+    try {
+      expect(int8.graph.transform).toBe('int8');
+      expect(int8.graph.path).toMatch(/onnx\/evomem-cache\/model\.int8\.[0-9a-f]{16}\.v\d+\.onnx$/);
+      expect(int8.graph.source.path).toBe(exported.graph.path);
+      expect(int8.graph.minCosineToSource).toBeGreaterThan(0.95);
+      expect(await int8.describeModel()).toEqual(await exported.describeModel());
+      const [a, b] = [await exported.embed(texts), await int8.embed(texts)];
+      a.forEach((v, i) => expect(cosine(v, b[i]!)).toBeGreaterThan(0.97));
+      expect(Math.min(...a.map((v, i) => cosine(v, b[i]!)))).toBeLessThan(0.999999);
+    } finally {
+      await int8.dispose();
+    }
+    // The second load reads the cached graph.
+    const again = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8' });
+    expect(again.graph.cached).toBe(true);
+    await again.dispose();
+  });
+
+  it('runs a model_int8.onnx the folder ships when it has no fp32 graph, as it is', async () => {
+    const shipped = await tinyModel({ modelFile: 'model_int8.onnx' });
+    try {
+      const encoder = await Encoder.load({ model: shipped.dir, device: 'cpu', dtype: 'int8', optimize: false });
+      expect(encoder.graph).toMatchObject({ transform: 'none', path: join(shipped.dir, 'onnx', 'model_int8.onnx') });
+      await encoder.dispose();
+    } finally {
+      await shipped.cleanup();
+    }
+  });
+
+  it('refuses int8 on a GPU device, naming the fix', async () => {
+    const error = await Encoder.load({ model: model.dir, dtype: 'int8', device: 'cuda' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EvomemError);
+    expect((error as EvomemError).message).toMatch(/dtype 'int8' runs on the CPU; device is 'cuda'.*device: 'cpu'/);
+  });
+
+  it('checks the quantization options', async () => {
+    const error = await Encoder.load({ model: model.dir, dtype: 'int8', quantization: { reduceRnage: true } as never }).catch((e: unknown) => e);
+    expect((error as EvomemError).message).toMatch(/unknown option 'reduceRnage'.*Did you mean 'reduceRange'/);
+  });
+
+  it('keeps 7-bit and 8-bit graphs apart in the cache', async () => {
+    const seven = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8', quantization: { reduceRange: true } });
+    const eight = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8' });
+    try {
+      expect(seven.graph.path).toMatch(/\.int8-7bit\./);
+      expect(seven.graph.path).not.toBe(eight.graph.path);
+    } finally {
+      await seven.dispose();
+      await eight.dispose();
+      await rm(join(model.dir, 'onnx', 'evomem-cache'), { recursive: true, force: true });
+    }
+  });
+});
