@@ -137,7 +137,7 @@ async function readAdapterFile(path: string): Promise<{ file: string; adapter?: 
 registerRetriever('pipeline', 'the recommended pipeline (the default): BM25 and static embeddings with neighbour, session, speaker and date signals, fused with learned weights', (o) =>
   indexRetriever('pipeline', 'pipeline', o),
 );
-registerRetriever('pipeline-evolving', 'the pipeline on the evolving encoder (turns encoded in order with their context): same recall on the dev files, about 4x the ingest cost', (o) =>
+registerRetriever('pipeline-evolving', 'the pipeline on the evolving encoder (turns encoded in order, each with its context mixed in; one encoder pass per turn)', (o) =>
   indexRetriever('pipeline-evolving', 'pipeline', o, undefined, true),
 );
 registerRetriever('bm25', 'Okapi BM25 (k1 1.2, b 0.75, lowercase letters and digits, NLTK English stopwords)', (o) => indexRetriever('bm25', 'bm25', o));

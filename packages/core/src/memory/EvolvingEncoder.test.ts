@@ -10,6 +10,7 @@ import { createRetriever } from '../eval/retrievers.js';
 import { MemoryStateStore } from '../stores/memory.js';
 import { SqliteStateStore } from '../stores/sqlite.js';
 import { exportStreams, importStreams } from '../stores/stateFile.js';
+import { DEFAULT_CONTEXT } from './context.js';
 import { EvolvingEncoder } from './EvolvingEncoder.js';
 import { EvolvingMemory } from './EvolvingMemory.js';
 import { defaultEvolvingWeights, loadEvolvingWeights, saveEvolvingWeights } from './readOut.js';
@@ -45,27 +46,44 @@ const expectSameVectors = (got: Float32Array[], want: Float32Array[]) => {
 };
 
 /**
- * The default evolving mechanism written out from its definition, for one stream with room
- * for every turn: each turn's base is normalize(embed(context + turn) + embed(turn)), the
- * context being up to 2 preceding turns of its session within min(64, maxLength - turn)
- * tokens; the read-out attends (softmax of cosine / temperature) over the bases before it,
- * and g = max * sigmoid(scale * best cosine + bias) of it is added, then normalized.
+ * The evolving mechanism written out from its definition, for one stream with room for
+ * every turn. Each turn's base, with the default `mix`, is normalize(own + 0.5 · normalize(sum
+ * of the own embeddings of up to 2 preceding turns of its session)); with `sum`, it is
+ * normalize(embed(context + turn) + embed(turn)), the context being up to 2 preceding turns
+ * of its session within min(64, maxLength - turn) tokens. The read-out attends (softmax of
+ * cosine / temperature) over the bases before it, and g = max * sigmoid(scale * best cosine
+ * + bias) of it is added, then normalized.
  */
-async function referenceEvolving(enc: Encoder, segments: Segment[], w = defaultEvolvingWeights(enc.dimensions)): Promise<Float32Array[]> {
+async function referenceEvolving(enc: Encoder, segments: Segment[], w = defaultEvolvingWeights(enc.dimensions), combine: 'mix' | 'sum' = 'mix'): Promise<Float32Array[]> {
   const own = segments.map((s) => `${s.speaker}: ${s.text}`);
-  const withContext = segments.map((s, i) => {
-    const budget = Math.min(64, enc.maxLength - enc.countTokens(own[i]!));
-    const context: string[] = [];
-    let used = 0;
-    for (let j = i - 1; j >= 0 && context.length < 2 && segments[j]!.session === s.session; j--) {
-      used += enc.countTokens(own[j]!);
-      if (used > budget) break;
-      context.unshift(own[j]!);
-    }
-    return [...context, own[i]!].join('\n');
-  });
-  const [contextual, alone] = [await enc.embedDocuments(withContext), await enc.embedDocuments(own)];
-  const bases = contextual.map((v, i) => unit(Array.from(v, (x, d) => x + alone[i]![d]!)));
+  const preceding = (i: number) => {
+    const out: number[] = [];
+    for (let j = i - 1; j >= 0 && out.length < 2 && segments[j]!.session === segments[i]!.session; j--) out.push(j);
+    return out;
+  };
+  const alone = await enc.embedDocuments(own);
+  const mixed = () =>
+    alone.map((v, i) => {
+      const context = preceding(i).map((j) => alone[j]!);
+      if (context.length === 0) return Array.from(v);
+      const c = unit(Array.from(v, (_, d) => context.reduce((acc, e) => acc + e[d]!, 0)));
+      return unit(Array.from(v, (x, d) => x + DEFAULT_CONTEXT.weight * c[d]!));
+    });
+  const summed = async () => {
+    const withContext = segments.map((_, i) => {
+      const budget = Math.min(64, enc.maxLength - enc.countTokens(own[i]!));
+      const context: string[] = [];
+      let used = 0;
+      for (const j of preceding(i)) {
+        used += enc.countTokens(own[j]!);
+        if (used > budget) break;
+        context.unshift(own[j]!);
+      }
+      return [...context, own[i]!].join('\n');
+    });
+    return (await enc.embedDocuments(withContext)).map((v, i) => unit(Array.from(v, (x, d) => x + alone[i]![d]!)));
+  };
+  const bases = combine === 'mix' ? mixed() : await summed();
   return bases.map((e, i) => {
     const memories = bases.slice(0, i);
     if (memories.length === 0) return Float32Array.from(e);
@@ -119,8 +137,8 @@ describe('EvolvingEncoder', () => {
     out.forEach((v, i) => expect(cosine(v, expected[i]!)).toBeGreaterThan(0.99999));
   });
 
-  it("sums the turn's own embedding with its contextual one by default", async () => {
-    const stream = new EvolvingEncoder(encoder, { latent: false }).stream('s');
+  it("with combine 'sum', sums the turn's own embedding with its contextual one", async () => {
+    const stream = new EvolvingEncoder(encoder, { latent: false, context: { combine: 'sum' } }).stream('s');
     const [, second] = await stream.ingest(turns.slice(0, 2));
     const [own, withContext] = await encoder.embedDocuments(['Theo: what job did she get', 'Maya: my sister is moving to denver\nTheo: what job did she get']);
     const sum = own!.map((v, d) => v + withContext![d]!);
@@ -144,7 +162,9 @@ describe('EvolvingEncoder', () => {
     const spy = vi.spyOn(encoder, 'embedDocuments');
     const many: Segment[] = Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, speaker: 'Maya', session: String(1 + Math.floor(i / 10)), text: `memory ${i} agent` }));
     await new EvolvingEncoder(encoder).stream('s').ingest(many);
-    expect(spy).toHaveBeenCalledTimes(2);
+    expect(spy).toHaveBeenCalledTimes(1);
+    await new EvolvingEncoder(encoder, { context: { combine: 'sum' } }).stream('s').ingest(many);
+    expect(spy).toHaveBeenCalledTimes(3);
     spy.mockRestore();
   });
 
@@ -228,6 +248,12 @@ describe('EvolvingEncoder', () => {
         await r.dispose();
       }
     }
+    // The two-pass mode, as defined.
+    const summed = await createRetriever('evolving', { encoder: { model: model.dir, device: 'cpu' }, evolving: { context: { combine: 'sum' } } });
+    const sumScores = await (await summed.index(corpus)).scores({ id: 'q', text: 'nurse', evidence: [], category: '4' });
+    const nurse = await encoder.embedQuery('nurse');
+    (await referenceEvolving(encoder, turns, undefined, 'sum')).forEach((e, i) => expect(sumScores[i], `sum: unit ${i}`).toBeCloseTo(dotOf(e, nurse), 5));
+    await summed.dispose();
     // Without context and read-out, a turn's own "speaker: text" as the query finds that turn first.
     const plain = await createRetriever('evolving', { encoder: { model: model.dir, device: 'cpu' }, evolving: { context: false, latent: false } });
     const scores = await (await plain.index(corpus)).scores({ id: 'q', text: 'Maya: she will be a nurse', evidence: ['t3'], category: '4' });
@@ -258,21 +284,21 @@ describe('EvolvingEncoder', () => {
     for (let i = 1; i < turns.length; i++) expect(Math.abs(withFile[i]! - without[i]!), `turn ${i}`).toBeGreaterThan(1e-4);
   });
 
-  it('continues a stream reopened from its SQLite file, or restored from an export, exactly as one never stopped', async () => {
+  it.each(['mix', 'sum'] as const)('continues a stream reopened from its SQLite file, or restored from an export, exactly as one never stopped (combine %s)', async (combine) => {
     const conversation = await sampleConversation();
     // Cut inside session 2, so the context of the first turns after the restart is from before it.
     const cut = conversation.findIndex((t) => t.session === '2') + 3;
-    const evolving = () => new EvolvingEncoder(encoder, { capacity: 8, onWarning: () => {} });
+    const evolving = () => new EvolvingEncoder(encoder, { capacity: 8, context: { combine }, onWarning: () => {} });
     const uninterrupted = (await new EvolvingMemory(evolving()).ingest('maya', conversation)).embeddings;
     // Past the queue's 8 slots before the cut: the evicted-turn summary must survive the restart too.
     expect(cut).toBeGreaterThan(8);
 
-    const path = join(dir, 'restart.db');
+    const path = join(dir, `restart-${combine}.db`);
     let store = await SqliteStateStore.open({ path });
     const before: Float32Array[] = [];
     // Several ingests before the restart, each from a fresh memory on the store.
     for (const [from, to] of [[0, 5], [5, cut]] as const) before.push(...(await new EvolvingMemory(evolving(), { store }).ingest('maya', conversation.slice(from, to))).embeddings);
-    const backup = join(dir, 'restart.evomem');
+    const backup = join(dir, `restart-${combine}.evomem`);
     await exportStreams(store, backup);
     await store.close();
 
@@ -282,7 +308,7 @@ describe('EvolvingEncoder', () => {
     expect((await new EvolvingMemory(evolving(), { store }).state('maya'))!.turns).toBe(conversation.length);
     await store.close();
 
-    const restored = await SqliteStateStore.open({ path: join(dir, 'restored.db') });
+    const restored = await SqliteStateStore.open({ path: join(dir, `restored-${combine}.db`) });
     await importStreams(restored, backup);
     const afterImport = (await new EvolvingMemory(evolving(), { store: restored }).ingest('maya', conversation.slice(cut))).embeddings;
     expectSameVectors([...before, ...afterImport], uninterrupted);

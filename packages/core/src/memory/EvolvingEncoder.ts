@@ -2,6 +2,7 @@ import type { Encoder } from '../encoder/Encoder.js';
 import { normalizeInPlace } from '../encoder/pooling.js';
 import { EvomemError } from '../errors.js';
 import { checkOptions, is } from '../util/options.js';
+import { checkContextOptions, DEFAULT_CONTEXT, mixWithContext, ownText, textWithContext, type ContextOptions } from './context.js';
 import { EvolvingMemory, type EvolvingMemoryOptions } from './EvolvingMemory.js';
 import { capacityRule } from './MemoryQueue.js';
 import type { MemoryStream } from './MemoryStream.js';
@@ -11,25 +12,13 @@ import { isEarlier } from '../util/dates.js';
 import { describeValue } from '../util/options.js';
 import { StreamState } from './StreamState.js';
 
-export interface ContextOptions {
-  /** Preceding turns of the same session given to the encoder with a turn. @default 2 */
-  turns?: number;
-  /** Token budget of that context; never more than leaves the turn itself untruncated. @default 64 */
-  maxTokens?: number;
-  /**
-   * `concat`: the turn is embedded with its context as one text. `sum`: that embedding plus
-   * the turn's own, so the context adds meaning without diluting what the turn itself says
-   * (dates, names), which concatenation alone does (see bench/results/evolving.md).
-   * @default 'sum'
-   */
-  combine?: 'concat' | 'sum';
-}
+export { ownText, type ContextOptions } from './context.js';
 
 export interface EvolvingOptions {
   /**
-   * (a) Text-level context: preceding turns of the session are embedded with each turn.
-   * `false` turns it off.
-   * @default { turns: 2, maxTokens: 64 }
+   * (a) Context: each turn's embedding takes in the preceding turns of its session (see
+   * `ContextOptions.combine` for how). `false` turns it off.
+   * @default { turns: 2, combine: 'mix', weight: 0.5 }
    */
   context?: ContextOptions | false;
   /** (b) Latent read-out: attention of each turn over the memory queue, mixed in by a gate. @default true */
@@ -44,7 +33,6 @@ export interface EvolvingOptions {
   onWarning?: (message: string) => void;
 }
 
-const CONTEXT_SPEC = { turns: is.int(0), maxTokens: is.int(0), combine: is.oneOf('concat', 'sum') };
 const EVOLVING_SPEC = {
   context: is.anyOf(is.oneOf(false), is.object),
   latent: is.boolean,
@@ -61,7 +49,7 @@ const EVOLVING_SPEC = {
  */
 export function checkEvolvingOptions<T extends EvolvingOptions>(where: string, options: T | undefined): T {
   const checked = checkOptions<EvolvingOptions>(where, options, EVOLVING_SPEC) as T;
-  if (checked.context) checkOptions<ContextOptions>(`${where} context`, checked.context, CONTEXT_SPEC);
+  if (checked.context) checkContextOptions(where, checked.context);
   return checked.weights ? { ...checked, weights: checkEvolvingWeights(checked.weights, `${where}: option 'weights'`, undefined, { code: 'INVALID_OPTION' }) } : checked;
 }
 
@@ -71,7 +59,7 @@ export type SegmentEncoder = Pick<Encoder, 'modelId' | 'dimensions' | 'maxLength
 /** An ingest's embeddings, and what each was made of (see `EvolvingEncoder.advance`). */
 export interface AdvanceResult {
   embeddings: Float32Array[];
-  /** The turn's context embedding, before the read-out. */
+  /** The turn's embedding with its context, before the read-out. */
   bases: Float32Array[];
   /** Its read-out: null when the queue was empty or the latent read-out is off. */
   traces: (ReadOutTrace | null)[];
@@ -80,7 +68,8 @@ export interface AdvanceResult {
 /**
  * EvoEmbedding's mechanism around a frozen sentence encoder: conversations are encoded in
  * order, and each turn's embedding is conditioned on the memory as it stood at that turn,
- * (a) through the preceding turns given to the encoder as text, and (b) through attention
+ * (a) through the preceding turns of its session, mixed in from their embeddings (or given
+ * to the encoder as text: `ContextOptions.combine`), and (b) through attention
  * over a bounded memory queue of past turn latents, mixed in by a gate. One
  * `EvolvingEncoder` serves many streams (one per user or conversation); their state lives
  * in an `EvolvingMemory` and its store.
@@ -107,7 +96,12 @@ export class EvolvingEncoder {
 
   /** Segments of context each turn reads from before it: what a stream keeps as its tail. */
   get contextTurns(): number {
-    return this.options.context === false ? 0 : (this.options.context?.turns ?? 2);
+    return this.options.context === false ? 0 : (this.options.context?.turns ?? DEFAULT_CONTEXT.turns);
+  }
+
+  /** How context reaches a turn's embedding: `ContextOptions.combine`, null without context. */
+  get combine(): NonNullable<ContextOptions['combine']> | null {
+    return this.options.context === false ? null : (this.options.context?.combine ?? DEFAULT_CONTEXT.combine);
   }
 
   /** A new, empty state for a stream of this encoder. */
@@ -129,7 +123,7 @@ export class EvolvingEncoder {
     if (!(state instanceof StreamState)) throw new EvomemError('INVALID_OPTION', `EvolvingEncoder.advance takes a StreamState (emptyState(), or one an EvolvingMemory committed), got ${describeValue(state)}.`);
     if (typeof stream !== 'string') throw new EvomemError('INVALID_OPTION', `EvolvingEncoder.advance takes the stream's id (a string) third, got ${describeValue(stream)}.`);
     checkSegments(segments, stream);
-    const { encoder, options, weights } = this;
+    const { options, weights } = this;
     const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'EVOMEM_SEGMENT_ORDER' }));
     let last = state.lastTimestamp;
     for (const s of segments) {
@@ -138,19 +132,11 @@ export class EvolvingEncoder {
       if (s.timestamp) last = s.timestamp;
     }
 
-    // (a) Text context: every turn's text is known, so the whole batch is embedded in one
-    // call (segment batching); the encoder's scheduler cuts it into length-sorted batches.
+    // (a) Context. Every turn's text is known, so the whole batch is embedded in one call
+    // per pass (segment batching); the encoder's scheduler cuts it into length-sorted batches.
     const history = [...state.tail, ...segments];
-    const offset = state.tail.length;
-    const base = await encoder.embedDocuments(segments.map((_, i) => this.#withContext(history, offset + i)));
-    const context = options.context;
-    if (context !== false && (context?.combine ?? 'sum') === 'sum') {
-      const own = await encoder.embedDocuments(segments.map(ownText));
-      base.forEach((e, i) => {
-        for (let d = 0; d < e.length; d++) e[d]! += own[i]![d]!;
-        normalizeInPlace(e);
-      });
-    }
+    const base = this.combine === 'mix' ? await this.#mixed(state, history) : await this.#fromText(history, state.tail.length);
+    if (this.combine !== 'mix') state.tailEmbeddings = [];
 
     // (b) Latent read-out, in order: each turn reads the queue as it stood before it.
     const traces: (ReadOutTrace | null)[] = [];
@@ -173,33 +159,39 @@ export class EvolvingEncoder {
     return this.options.queryReadout && state ? mixReadOut(q, readOutTrace(state.queue, q, this.weights.temperature), this.weights) : q;
   }
 
-  /** The turn's text with the preceding turns of its session, within the token budget. */
-  #withContext(history: readonly Segment[], index: number): string {
-    const s = history[index]!;
-    const own = ownText(s);
-    const context = this.options.context;
-    if (context === false) return own;
-    const budget = Math.min(context?.maxTokens ?? 64, this.encoder.maxLength - this.encoder.countTokens(own));
-    const parts: string[] = [];
-    let used = 0;
-    for (let j = index - 1; j >= 0 && parts.length < this.contextTurns; j--) {
-      const prev = history[j]!;
-      if (prev.session !== s.session) break;
-      const line = ownText(prev);
-      const cost = this.encoder.countTokens(line);
-      if (used + cost > budget) break;
-      parts.unshift(line);
-      used += cost;
-    }
-    return parts.length ? `${parts.join('\n')}\n${own}` : own;
+  /**
+   * `mix`: one pass over the turns' own texts; each base mixes in the own embeddings of the
+   * turns before it, the tail's taken from the state (embedded now if the state was written
+   * without them: by another mode, or an older evomem). Leaves the last own embeddings in
+   * the state for the next ingest.
+   */
+  async #mixed(state: StreamState, history: readonly Segment[]): Promise<Float32Array[]> {
+    const { tail } = state;
+    const known = state.tailEmbeddings.length === tail.length ? state.tailEmbeddings : await this.encoder.embedDocuments(tail.map(ownText));
+    const own = [...known, ...(await this.encoder.embedDocuments(history.slice(tail.length).map(ownText)))];
+    const { weight = DEFAULT_CONTEXT.weight } = this.options.context || {};
+    const base = own.slice(tail.length).map((_, i) => mixWithContext(history, own, tail.length + i, this.contextTurns, weight));
+    state.tailEmbeddings = this.contextTurns > 0 ? own.slice(-this.contextTurns) : [];
+    return base;
   }
-}
 
-/**
- * The turn as the encoder reads it, speaker first. Dataset readers and hosts often store
- * the text already prefixed ("Maya: ..."); it is not prefixed twice.
- */
-export function ownText(s: Segment): string {
-  const speaker = s.speaker ?? 'unknown';
-  return s.text.startsWith(`${speaker}:`) ? s.text : `${speaker}: ${s.text}`;
+  /** `concat` and `sum` (and no context): the turns embedded with their context as text. */
+  async #fromText(history: readonly Segment[], offset: number): Promise<Float32Array[]> {
+    const { encoder, options } = this;
+    const context = options.context;
+    const texts = history.slice(offset).map((s, i) => {
+      if (context === false) return ownText(s);
+      const budget = Math.min(context?.maxTokens ?? DEFAULT_CONTEXT.maxTokens, encoder.maxLength - encoder.countTokens(ownText(s)));
+      return textWithContext(history, offset + i, this.contextTurns, budget, (t) => encoder.countTokens(t));
+    });
+    const base = await encoder.embedDocuments(texts);
+    if (this.combine === 'sum') {
+      const own = await encoder.embedDocuments(history.slice(offset).map(ownText));
+      base.forEach((e, i) => {
+        for (let d = 0; d < e.length; d++) e[d]! += own[i]![d]!;
+        normalizeInPlace(e);
+      });
+    }
+    return base;
+  }
 }

@@ -9,9 +9,14 @@ export interface StoredSlot {
   bytes: Uint8Array;
 }
 
+/**
+ * Version 1: the header's floats are the summary of evicted latents. Version 2 adds, after
+ * it, the own embeddings of the tail's segments (context `mix`), `tailEmbeddings` of them;
+ * a state without them is still written as version 1, which every evomem reads.
+ */
 interface HeaderJson {
   format: 'evomem-stream-state';
-  version: 1;
+  version: 1 | 2;
   model: string;
   dimensions: number;
   /** null: unbounded. */
@@ -19,6 +24,8 @@ interface HeaderJson {
   turns: number;
   lastTimestamp: string | null;
   tail: Segment[];
+  /** Version 2 only. */
+  tailEmbeddings?: number;
 }
 
 interface SlotJson extends LatentMeta {
@@ -30,9 +37,10 @@ const SLOT_MAGIC = 0x45565353; // "EVSS"
 
 /**
  * The whole memory of one stream, bounded: the memory queue (capacity x dimensions
- * latents and the running mean of what it evicted), the session tail that text context
- * reads, the number of segments ingested and the last timestamp. Its size does not grow
- * with the number of turns; ids, texts and vectors live in the stores made for them.
+ * latents and the running mean of what it evicted), the session tail that context reads
+ * (with its own embeddings under context `mix`), the number of segments ingested and the
+ * last timestamp. Its size does not grow with the number of turns; ids, texts and vectors
+ * live in the stores made for them.
  *
  * Stores keep it as one small header row and one row per queue slot, so an ingest of n
  * turns writes n + 1 rows, not the whole queue. Every row carries a CRC-32, so a damaged
@@ -41,8 +49,13 @@ const SLOT_MAGIC = 0x45565353; // "EVSS"
 export class StreamState {
   readonly model: string;
   readonly queue: MemoryQueue;
-  /** The last segments, oldest first: what text context needs from before the next ingest. */
+  /** The last segments, oldest first: what context needs from before the next ingest. */
   tail: Segment[];
+  /**
+   * The own (static) embeddings of the tail's segments, in its order, kept by context `mix`
+   * so the next ingest need not embed them again; empty when not kept.
+   */
+  tailEmbeddings: Float32Array[] = [];
   /** Segments ingested so far; the next one gets this sequence number. */
   turns: number;
   lastTimestamp: string | null;
@@ -66,7 +79,9 @@ export class StreamState {
 
   /** An independent copy (the queue's buffer included). */
   clone(): StreamState {
-    return new StreamState(this.model, this.queue.clone(), [...this.tail], this.turns, this.lastTimestamp);
+    const copy = new StreamState(this.model, this.queue.clone(), [...this.tail], this.turns, this.lastTimestamp);
+    copy.tailEmbeddings = [...this.tailEmbeddings];
+    return copy;
   }
 
   /** The header's counters without the slots: segments ingested, model, dimensions, capacity. */
@@ -86,17 +101,25 @@ export class StreamState {
   }
 
   encodeHeader(): Uint8Array {
+    const own = this.tailEmbeddings;
+    if ((own.length > 0 && own.length !== this.tail.length) || own.some((e) => e.length !== this.dimensions)) {
+      throw new EvomemError('INVALID_OPTION', `StreamState.tailEmbeddings holds ${own.length} vectors for a tail of ${this.tail.length} segments; it takes none, or one ${this.dimensions}-d vector per tail segment.`);
+    }
     const json: HeaderJson = {
       format: 'evomem-stream-state',
-      version: 1,
+      version: own.length > 0 ? 2 : 1,
       model: this.model,
       dimensions: this.dimensions,
       capacity: this.queue.capacity === Infinity ? null : this.queue.capacity,
       turns: this.turns,
       lastTimestamp: this.lastTimestamp,
       tail: this.tail,
+      ...(own.length > 0 ? { tailEmbeddings: own.length } : {}),
     };
-    return frame(HEADER_MAGIC, Buffer.from(JSON.stringify(json)), this.queue.evictedSummary);
+    const floats = new Float32Array((1 + own.length) * this.dimensions);
+    floats.set(this.queue.evictedSummary);
+    own.forEach((e, i) => floats.set(e, (1 + i) * this.dimensions));
+    return frame(HEADER_MAGIC, Buffer.from(JSON.stringify(json)), floats);
   }
 
   /** The slot rows written by the segments from `fromSeq` on (an ingest's changes). */
@@ -119,14 +142,17 @@ export class StreamState {
       new EvomemError('STATE_INVALID', `Stream state ${source} ${why}. It was left as it is; restore the store from a backup, or delete the stream to start it anew.`);
     const head = unframe(HEADER_MAGIC, header, () => fail('has a damaged header'));
     const json = parseJson<HeaderJson>(head.json, () => fail('has a damaged header'));
-    if (json.format !== 'evomem-stream-state' || json.version !== 1) throw fail(`has format ${json.format} v${json.version}; this evomem reads evomem-stream-state v1`);
+    if (json.format !== 'evomem-stream-state' || (json.version !== 1 && json.version !== 2)) throw fail(`has format ${json.format} v${json.version}; this evomem reads evomem-stream-state v1 and v2`);
     if (expect && json.dimensions !== expect.dimensions) throw fail(`holds ${json.dimensions}-d latents, but the encoder gives ${expect.dimensions}-d vectors (another model?)`);
     if (expect && json.model !== expect.model) throw fail(`was written with model ${json.model}, not ${expect.model}`);
     const wellFormed = Number.isSafeInteger(json.turns) && json.turns >= 0 && Array.isArray(json.tail) && Number.isSafeInteger(json.dimensions) && json.dimensions >= 1;
     if (!wellFormed || !(json.capacity === null || (Number.isSafeInteger(json.capacity) && json.capacity >= 1))) throw fail('has a damaged header');
-    if (head.floats.length !== json.dimensions) throw fail('has a summary of the wrong length');
+    const own = json.version === 2 ? json.tailEmbeddings : 0;
+    if (typeof own !== 'number' || (own !== 0 && own !== json.tail.length)) throw fail('has a damaged header');
+    if (head.floats.length !== (1 + own) * json.dimensions) throw fail('has a summary of the wrong length');
     const capacity = json.capacity ?? Infinity;
     const state = new StreamState(json.model, new MemoryQueue({ dimensions: json.dimensions, capacity }), json.tail, json.turns, json.lastTimestamp);
+    state.tailEmbeddings = Array.from({ length: own }, (_, i) => head.floats.slice((1 + i) * json.dimensions, (2 + i) * json.dimensions));
     const size = Math.min(json.turns, capacity);
     const entries: { vector: Float32Array; meta: LatentMeta }[] = [];
     for (let seq = json.turns - size; seq < json.turns; seq++) {
@@ -139,7 +165,7 @@ export class StreamState {
       if (row.floats.length !== json.dimensions) throw fail(`has a queue slot ${slot} of the wrong length`);
       entries.push({ vector: row.floats, meta });
     }
-    state.queue.restore(entries, head.floats, json.turns - size);
+    state.queue.restore(entries, head.floats.subarray(0, json.dimensions), json.turns - size);
     return state;
   }
 }
