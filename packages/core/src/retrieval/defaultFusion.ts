@@ -3,7 +3,7 @@ import type { FusionWeights } from './pipeline.js';
 /**
  * The pipeline's fusion weights when neither the caller nor the encoder's adapter gives any
  * (another model, or `adapter: false`), per backend. Written by `pnpm train:defaults`
- * (bench/src/trainDefaults.ts) at 8c406c2: learned by `trainFusion` on both dev
+ * (bench/src/trainDefaults.ts) at 3cc45cf: learned by `trainFusion` on both dev
  * files (LoCoMo conv-26 and conv-30, FriendsQA's 9 episodes) with the offline default model
  * and no adapter. The default model's adapter carries its own, learned with it. How the
  * recipe carries to unseen conversations: `pnpm bench:retrieval` (leave one conversation out).
@@ -13,7 +13,7 @@ export const DEFAULT_FUSION: Readonly<Record<'static' | 'evolving', Readonly<Fus
     bm25: 0.2759,
     dense: 0.565719,
     'session-bm25': 0.94286,
-    'session-dense': 0.0476099,
+    'session-dense': 0.04761,
     'prev-bm25': 0.154705,
     'next-bm25': 0.0762208,
     'prev-dense': 0.168045,
@@ -24,17 +24,17 @@ export const DEFAULT_FUSION: Readonly<Record<'static' | 'evolving', Readonly<Fus
     'date-match': 2.67476
   },
   evolving: {
-    bm25: 0.261548,
-    dense: 0.585299,
-    'session-bm25': 0.963783,
-    'session-dense': 0.00336418,
-    'prev-bm25': 0.139337,
-    'next-bm25': 0.0595156,
-    'prev-dense': -0.0207182,
-    'next-dense': 0.252029,
-    speaker: 0.690246,
-    'reply-to-speaker': -0.428612,
-    'when-time': 2.28825,
-    'date-match': 2.39247
+    bm25: 0.255768,
+    dense: 0.636214,
+    'session-bm25': 0.970758,
+    'session-dense': -0.0405823,
+    'prev-bm25': 0.146567,
+    'next-bm25': 0.053627,
+    'prev-dense': -0.0776464,
+    'next-dense': 0.275352,
+    speaker: 0.571269,
+    'reply-to-speaker': -0.468339,
+    'when-time': 2.26616,
+    'date-match': 2.38253
   }
 };
