@@ -3,20 +3,21 @@
 // against its TF.js reference runtime), same texts, at fp32 and at int8.
 //
 // Per model, in this order, to fit in 10 minutes on a 2-core machine:
-// 0. prepare: evomem loads the model with its defaults (the fused fp32 graph) and with dtype
-//    'int8', which writes both rewrites to the model's cache; transformers.js gets a folder
-//    holding that same int8 file as onnx/model_int8.onnx (transformersJsFolder.ts);
+// 0. prepare: evomem loads the model with its defaults (the exported fp32 graph), with
+//    optimize: true (its fused rewrite) and with dtype 'int8', which writes both rewrites to
+//    the model's cache; transformers.js gets a folder holding that same int8 file as
+//    onnx/model_int8.onnx (transformersJsFolder.ts);
 // 1. sweep, each setting once on the first --sweep-texts texts: evomem fp32 and int8, and
 //    transformers.js at fp32 and on the int8 file in input-order batches of 1, 4, 8 and
 //    length-sorted batches of 8, 16, 32 (the committed sweep over 1-128 found sorted 8 best
 //    on both models, input order best at 1 or 8). The TF.js reference, 10x slower, sweeps
 //    input-order and sorted batches of 32 and one call on the first --reference-texts texts;
-// 2. full, on all --texts texts, --repeat rounds interleaved (best sample kept): evomem fused,
-//    evomem unfused (optimize: false), evomem int8, and the baseline's best fp32 and int8
+// 2. full, on all --texts texts, --repeat rounds interleaved (best sample kept): evomem (its
+//    default, the exported graph), evomem fused (optimize: true), evomem int8, and the baseline's best fp32 and int8
 //    sweep settings; transformers.js's default usage (one call with every text) in the first
 //    round only; TF.js's best setting in the first round only; for use-lite also evomem on 1
 //    thread, as TF.js runs. The fused and int8 runs write their vectors, for the cosines;
-// 3. operator shares: onnxruntime's profiler over the fused graph evomem runs (operatorShares.ts);
+// 3. operator shares: onnxruntime's profiler over the graph evomem runs by default (operatorShares.ts);
 // then recall@10 of the default pipeline at fp32 and int8 on both dev files (encoderRecall.ts).
 // Writes bench/results/encoder.{json,md}. --smoke runs a tiny version into bench/.work.
 import { execFile } from 'node:child_process';
@@ -96,16 +97,19 @@ async function child(modelDir: string, s: Setting, n: number, vectorsFile?: stri
   return node<ChildResult>('encoderChild.ts', config);
 }
 
-/** Loads the model as evomem's users do (fused fp32 by default, and int8), which writes both rewrites to the model's cache before any timed run. */
-async function prepare(model: BenchModel): Promise<{ fp32: PreparedGraph; int8: PreparedGraph }> {
-  const graphs: Partial<Record<'fp32' | 'int8', PreparedGraph>> = {};
-  for (const dtype of ['fp32', 'int8'] as const) {
-    const encoder = await Encoder.load({ model: model.dir, device: 'cpu', threads, dtype });
-    graphs[dtype] = encoder.graph;
+type Variant = 'fp32' | 'fused' | 'int8';
+const VARIANTS: Record<Variant, { dtype: 'fp32' | 'int8'; optimize?: true }> = { fp32: { dtype: 'fp32' }, fused: { dtype: 'fp32', optimize: true }, int8: { dtype: 'int8' } };
+
+/** Loads the model as evomem's users do (the exported graph by default, fused with optimize: true, and int8), which writes both rewrites to the model's cache before any timed run. */
+async function prepare(model: BenchModel): Promise<Record<Variant, PreparedGraph>> {
+  const graphs: Partial<Record<Variant, PreparedGraph>> = {};
+  for (const [variant, options] of Object.entries(VARIANTS) as [Variant, (typeof VARIANTS)[Variant]][]) {
+    const encoder = await Encoder.load({ model: model.dir, device: 'cpu', threads, ...options });
+    graphs[variant] = encoder.graph;
     await encoder.dispose();
   }
-  if (graphs.fp32!.transform !== 'fused') console.error(`  warning: ${model.name} fp32 runs unfused (${graphs.fp32!.transform}${graphs.fp32!.cached ? ', from the cache' : ''}): the "evomem" rows measure the exported graph`);
-  return graphs as { fp32: PreparedGraph; int8: PreparedGraph };
+  if (graphs.fused!.transform !== 'fused') console.error(`  warning: ${model.name} has nothing evomem fuses (${graphs.fused!.transform}): the "evomem, fused" rows measure the exported graph`);
+  return graphs as Record<Variant, PreparedGraph>;
 }
 
 /** Tokens a padding runtime executes: each batch padded to its longest text. */
@@ -122,7 +126,7 @@ const ratios: Record<string, Record<string, number | string>> = {};
 const int8: Record<string, Record<string, unknown>> = {};
 const int8Ratios: Record<string, Record<string, number | string>> = {};
 const fused: Record<string, Record<string, unknown>> = {};
-const graphs: Record<string, Record<'fp32' | 'int8', Record<string, unknown>>> = {};
+const graphs: Record<string, Record<Variant, Record<string, unknown>>> = {};
 const operatorShares: Record<string, OperatorProfile> = {};
 const partSeconds: Record<string, number> = {};
 const readmeRows: string[][] = [];
@@ -154,6 +158,7 @@ for (const name of models.split(',')) {
   const tjsInt8Dir = tjs ? await transformersJsInt8Folder(name, model.dir, prepared.int8.path) : undefined;
   graphs[name] = {
     fp32: graphSummary(prepared.fp32),
+    fused: graphSummary(prepared.fused),
     int8: { ...graphSummary(prepared.int8), ...(tjsInt8Dir ? { transformersJsCopy: repoPath(join(tjsInt8Dir, 'onnx', 'model_int8.onnx')) } : {}) },
   };
   const dirFor = (s: Setting) => (s.runner === 'transformers.js' && s.dtype === 'int8' ? tjsInt8Dir! : model.dir);
@@ -215,8 +220,8 @@ for (const name of models.split(',')) {
   // 2. Full workload, interleaved rounds.
   const vectors = (d: string) => join(workDir, `encoder-vectors-${name}-${d}.f32`);
   const full: Record<string, { s: Setting; rounds: number; vectorsFile?: string }> = {
-    fused: { s: { runner: 'evomem' }, rounds: repeat, vectorsFile: vectors('fp32') },
-    unfused: { s: { runner: 'evomem', optimize: false }, rounds: repeat },
+    default: { s: { runner: 'evomem' }, rounds: repeat, vectorsFile: vectors('fp32') },
+    fused: { s: { runner: 'evomem', optimize: true }, rounds: repeat },
     best: { s: fp32Sweep.best, rounds: tjs ? repeat : 1 },
     int8: { s: { runner: 'evomem', dtype: 'int8' }, rounds: repeat, vectorsFile: vectors('int8') },
     ...(int8Sweep ? { int8Best: { s: int8Sweep.best, rounds: repeat } } : {}),
@@ -232,14 +237,14 @@ for (const name of models.split(',')) {
     }
   }
   const f = Object.fromEntries(Object.entries(full).map(([k, { s }]) => [k, record('full', fullCount, s, samples[k]!)])) as Record<string, Run>;
-  const ours = f.fused!;
+  const ours = f.default!;
   const theirs = f.best!;
 
   ratios[name] = {
     baseline: tjs ? 'transformers.js 4.3.1 feature-extraction' : 'TF.js reference (@energetic-ai/embeddings 0.2.0, tfjs-backend-wasm)',
     bestSetting: theirs.setting,
     vsBest: fmt(ours.sentencesPerSecond / theirs.sentencesPerSecond),
-    unfusedVsBest: fmt(f.unfused!.sentencesPerSecond / theirs.sentencesPerSecond),
+    fusedVsBest: fmt(f.fused!.sentencesPerSecond / theirs.sentencesPerSecond),
     peakRssVsBest: fmt(ours.peakRssMiB / theirs.peakRssMiB),
   };
   const sweptDefault = fp32Sweep.swept.find((y) => y.s.order === 'all');
@@ -258,10 +263,10 @@ for (const name of models.split(',')) {
     };
   }
   fused[name] = {
-    gemmFraction: fmt(ours.fractionOfGemmCeiling),
-    unfusedGemmFraction: fmt(f.unfused!.fractionOfGemmCeiling),
-    speedupOverUnfused: fmt(ours.sentencesPerSecond / f.unfused!.sentencesPerSecond),
-    ...(prepared.fp32.fusions ? { fusions: prepared.fp32.fusions } : {}),
+    gemmFraction: fmt(f.fused!.fractionOfGemmCeiling),
+    unfusedGemmFraction: fmt(ours.fractionOfGemmCeiling),
+    speedupOverUnfused: fmt(f.fused!.sentencesPerSecond / ours.sentencesPerSecond),
+    ...(prepared.fused.fusions ? { fusions: prepared.fused.fusions } : {}),
   };
 
   readmeRows.push(readmeRow(name, f, sweptDefault ? { ours: oursOnSweep.sentencesPerSecond, oneCall: sweptDefault.sps, texts: sweepN } : undefined));

@@ -43,7 +43,7 @@ if (config.runner === 'evomem') {
     device: 'cpu',
     threads: config.threads,
     ...(config.dtype ? { dtype: config.dtype } : {}),
-    ...(config.optimize === false ? { optimize: false } : {}),
+    ...(config.optimize !== undefined ? { optimize: config.optimize } : {}),
     ...(config.maxBatchTokens ? { maxBatchTokens: config.maxBatchTokens } : {}),
     onBatch: (b) => latencies.push(b.ms),
   });

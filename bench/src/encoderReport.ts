@@ -30,7 +30,7 @@ export interface Run {
 export function label(s: Setting, threads: number): string {
   if (s.runner === 'evomem') {
     const t = s.threads && s.threads !== threads ? `, ${s.threads} thread${s.threads > 1 ? 's' : ''}` : '';
-    return `evomem${s.optimize === false ? ', unfused' : ''}${t}`;
+    return `evomem${s.optimize === true ? ', fused' : ''}${t}`;
   }
   return s.order === 'all' ? 'one call, every text' : `${s.order === 'sorted' ? 'sorted' : 'input order'}, batch ${s.batch}`;
 }
@@ -57,13 +57,13 @@ export interface ReportInput {
 export const encoderNotes = (profileCount: number) => ({
   sessionOptionsNote:
     'evomem and transformers.js open their onnxruntime-node 1.30.0 sessions with these options. The TF.js reference runs on tfjs-backend-wasm with SIMD, which under Node uses its single-threaded build (WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE): its threads cannot be set, and it runs on 1. The use-lite rows therefore add evomem on 1 thread.',
-  graphsNote: "The graph each evomem dtype runs (encoder.graph): 'fused' is evomem's rewrite into onnxruntime's fused attention and skip-LayerNorm ops, the default on the CPU; 'int8' is its dynamic quantization of the (fused) fp32 graph, which transformers.js also runs in the int8 rows, hard-linked (else copied) as onnx/model_int8.onnx in a folder with the model's tokenizer and config (transformersJsCopy). The unfused rows run the exported model.onnx.",
+  graphsNote: "The graph each evomem variant runs (encoder.graph): 'fp32' is the exported model.onnx, evomem's default, which transformers.js runs too; 'fused' (optimize: true) is evomem's rewrite of it into onnxruntime's fused Attention op; 'int8' is its dynamic quantization of the exported fp32 graph, which transformers.js also runs in the int8 rows, hard-linked (else copied) as onnx/model_int8.onnx in a folder with the model's tokenizer and config (transformersJsCopy).",
   ratiosNote:
-    "vsBest: evomem (fused fp32, its default) / the baseline at its fastest fp32 sweep setting, both on the full workload; unfusedVsBest: the same with evomem's optimize: false. vsDefault: evomem / transformers.js called once with every text (its default usage). For use-lite, vsDefaultOnSweep compares on the reference sweep subset, and oneThreadVsBest is evomem on 1 thread, as the TF.js reference runs. peakRss*: evomem peak RSS / the baseline's.",
+    "vsBest: evomem (fp32, its default: the exported graph) / the baseline at its fastest fp32 sweep setting, both on the full workload; fusedVsBest: the same with evomem's optimize: true. vsDefault: evomem / transformers.js called once with every text (its default usage). For use-lite, vsDefaultOnSweep compares on the reference sweep subset, and oneThreadVsBest is evomem on 1 thread, as the TF.js reference runs. peakRss*: evomem peak RSS / the baseline's.",
   int8Note:
-    "speedupOverFp32: evomem int8 / evomem fused fp32 sentences per second, full workload, same run. min/meanCosineToFp32: between evomem's int8 and fp32 vectors of the full workload's texts, text by text. recallAt10 (the default model): the default retrieval pipeline (createRetriever('pipeline'), as evomem eval runs it) on both dev files, turn units, questions of categories 1-4, with the encoder at fp32 and int8.",
+    "speedupOverFp32: evomem int8 / evomem fp32 (its default) sentences per second, full workload, same run. min/meanCosineToFp32: between evomem's int8 and fp32 vectors of the full workload's texts, text by text. recallAt10 (the default model): the default retrieval pipeline (createRetriever('pipeline'), as evomem eval runs it) on both dev files, turn units, questions of categories 1-4, with the encoder at fp32 and int8.",
   int8RatiosNote: 'evomem int8 / transformers.js running the same int8 file at its fastest int8 sweep setting (vsTransformersJsInt8Best), and / transformers.js at its fastest fp32 setting (vsTransformersJsFp32Best), full workload, same run.',
-  fusedNote: "gemmFraction: useful FLOP rate of evomem's fused fp32 full run over the GEMM rate onnxruntime reaches on this machine (gemm.ts); unfusedGemmFraction: the same for optimize: false; speedupOverUnfused: fused / unfused sentences per second.",
+  fusedNote: "gemmFraction: useful FLOP rate of evomem's fused fp32 full run (optimize: true) over the GEMM rate onnxruntime reaches on this machine (gemm.ts); unfusedGemmFraction: the same for the exported graph (the default); speedupOverUnfused: fused / unfused sentences per second.",
   executedTokensNote: 'executedTokensEstimated: true means the count is estimated (each batch padded to its longest text, from the model tokenizer); evomem counts what it runs.',
   operatorSharesNote: `Share of summed kernel time per operator type, from onnxruntime's profiler (enableProfiling) over evomem's batch shapes for ${profileCount} texts, on the graph evomem runs by default (graph), with the session options above; optimizedGraphOps counts the node types of the graph onnxruntime optimized (optimizedModelFilePath).`,
 });
@@ -89,11 +89,11 @@ const sps = (v: number) => v.toFixed(1);
 
 /**
  * One row of the root README's table from a model's full-workload runs (keyed as encoder.ts
- * keys them: fused, best, int8, int8Best, oneCall, oneThread); `onSweep` holds the one-call
+ * keys them: default, fused, best, int8, int8Best, oneCall, oneThread); `onSweep` holds the one-call
  * comparison on the sweep subset when the baseline's one call ran there only (TF.js).
  */
 export function readmeRow(name: string, f: Record<string, Run>, onSweep?: { ours: number; oneCall: number; texts: number }): string[] {
-  const ours = f.fused!;
+  const ours = f.default!;
   const theirs = f.best!;
   const tjs = theirs.runner === 'transformers.js';
   const int8 = f.int8!;
@@ -153,22 +153,22 @@ export function encoderMarkdown(p: ReportInput): string {
     '',
     "## fp32",
     '',
-    "evomem runs its fused graph by default (attention and skip + LayerNorm rewritten into onnxruntime's fused ops); `evomem, unfused` is `optimize: false`, the exported model.onnx, which transformers.js runs too.",
+    "`evomem` runs the exported model.onnx, as transformers.js does (its default); `evomem, fused` is `optimize: true`, evomem's rewrite of it into onnxruntime's fused Attention op.",
     '',
     table(HEADERS, rowsOf('fp32')),
     '',
     '## int8',
     '',
-    "evomem's dynamic int8 quantization of its fused graph (`dtype: 'int8'`). transformers.js runs that same file, placed as `onnx/model_int8.onnx` and loaded with `dtype: 'int8'`. use-lite's TF.js reference has no int8, so its rows are evomem's only. \"of GEMM ceiling\" is still the fp32 GEMM rate, so int8 rows can pass 1.",
+    "evomem's dynamic int8 quantization of the exported graph (`dtype: 'int8'`). transformers.js runs that same file, placed as `onnx/model_int8.onnx` and loaded with `dtype: 'int8'`. use-lite's TF.js reference has no int8, so its rows are evomem's only. \"of GEMM ceiling\" is still the fp32 GEMM rate, so int8 rows can pass 1.",
     '',
     table(HEADERS, rowsOf('int8')),
     '',
     'What each ratio compares (sentences per second on the full workload, same run, unless named):',
     '',
-    "- `ratios.vsBest`: evomem fp32 (fused, its default) / the baseline at its fastest fp32 sweep setting; `unfusedVsBest`: evomem with `optimize: false` / the same; `vsDefault`: evomem / transformers.js called once with every text; use-lite's `vsDefaultOnSweep`: the same on the reference sweep subset, `oneThreadVsBest`: evomem on 1 thread / TF.js. `peakRss*`: evomem peak RSS / the baseline's.",
+    "- `ratios.vsBest`: evomem fp32 (its default, the exported graph) / the baseline at its fastest fp32 sweep setting; `fusedVsBest`: evomem with `optimize: true` / the same; `vsDefault`: evomem / transformers.js called once with every text; use-lite's `vsDefaultOnSweep`: the same on the reference sweep subset, `oneThreadVsBest`: evomem on 1 thread / TF.js. `peakRss*`: evomem peak RSS / the baseline's.",
     "- `int8Ratios.vsTransformersJsInt8Best`: evomem int8 / transformers.js running the same int8 file at its fastest int8 sweep setting; `vsTransformersJsFp32Best`: evomem int8 / transformers.js at its fastest fp32 setting.",
-    "- `int8.speedupOverFp32`: evomem int8 / evomem fp32 (fused); `min/meanCosineToFp32`: between the int8 and fp32 vectors of the same texts; `recallAt10`: the default retrieval pipeline on both dev files at fp32 and int8.",
-    "- `fused.gemmFraction`: useful FLOP rate of evomem's fused fp32 run / the GEMM rate onnxruntime reaches on this machine; `unfusedGemmFraction`: the same unfused; `speedupOverUnfused`: fused / unfused.",
+    "- `int8.speedupOverFp32`: evomem int8 / evomem fp32 (its default); `min/meanCosineToFp32`: between the int8 and fp32 vectors of the same texts; `recallAt10`: the default retrieval pipeline on both dev files at fp32 and int8.",
+    "- `fused.gemmFraction`: useful FLOP rate of evomem's fused fp32 run (`optimize: true`) / the GEMM rate onnxruntime reaches on this machine; `unfusedGemmFraction`: the same for the exported graph; `speedupOverUnfused`: fused / exported.",
     '',
     'ratios:',
     '',
@@ -186,7 +186,7 @@ export function encoderMarkdown(p: ReportInput): string {
     '',
     ...jsonLines(p.fused),
     '',
-    "The root README's table (evomem fp32 is the fused default; evomem / baseline: sentences per second; peak RSS: evomem / best setting / one call; executed / real tokens: evomem / best setting; int8 columns: evomem int8 and its ratios to transformers.js's best int8 and fp32 settings):",
+    "The root README's table (evomem fp32 is its default, the exported graph; evomem / baseline: sentences per second; peak RSS: evomem / best setting / one call; executed / real tokens: evomem / best setting; int8 columns: evomem int8 and its ratios to transformers.js's best int8 and fp32 settings):",
     '',
     table(README_HEADERS, p.readmeRows),
     '',

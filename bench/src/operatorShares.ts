@@ -1,7 +1,7 @@
 // Where onnxruntime spends its kernel time on evomem's batches, run in its own process.
 // argv: one JSON { modelDir, threads, textsFile, scratchDir }. Prints one JSON OperatorProfile line.
 //
-// It encodes the texts with evomem's encoder (default options: the fused fp32 graph on the
+// It encodes the texts with evomem's encoder (default options: the exported fp32 graph on the
 // CPU) once to learn the batch shapes its scheduler picks and which graph file it runs
 // (`encoder.graph.path`), then replays those shapes (the same texts, sorted by length) on
 // that file in a session opened with evomem's session options plus onnxruntime's profiler, and sums the duration of every

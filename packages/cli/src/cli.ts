@@ -129,10 +129,9 @@ miningOptions(
 
 program
   .command('quantize')
-  .description("Make a model's int8 graph (dynamic quantization: int8 weights per output column, activations at run time; fused first), cached beside the model; prints where it is and how closely it agrees with fp32.")
+  .description("Make a model's int8 graph (dynamic quantization: int8 weights per output column, activations at run time), cached beside the model; prints where it is and how closely it agrees with fp32.")
   .option('--model <path-or-id>', 'encoder model folder or Hugging Face id (default: the offline default model)')
   .option('--reduce-range', '7-bit weights, for x86 CPUs with AVX2 but no VNNI (exact there; slightly coarser elsewhere)', false)
-  .option('--no-optimize', 'quantize the graph as exported, without the fused operators')
   .option('--threads <n>', 'onnxruntime threads for the agreement check (default: all cores)', positiveInt('--threads'))
   .action(async (flags) => {
     await runQuantize(flags);

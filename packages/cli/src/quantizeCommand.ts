@@ -3,7 +3,6 @@ import { Encoder, type EncoderOptions } from '@evomem/core';
 export interface QuantizeFlags {
   model?: string;
   reduceRange: boolean;
-  optimize: boolean;
   threads?: number;
 }
 
@@ -13,7 +12,7 @@ export interface QuantizeFlags {
  * the fp32 graph.
  */
 export async function runQuantize(flags: QuantizeFlags): Promise<void> {
-  const options: EncoderOptions = { dtype: 'int8', device: 'cpu', optimize: flags.optimize, adapter: false };
+  const options: EncoderOptions = { dtype: 'int8', device: 'cpu', adapter: false };
   if (flags.model) options.model = flags.model;
   if (flags.threads) options.threads = flags.threads;
   if (flags.reduceRange) options.quantization = { reduceRange: true };
@@ -22,14 +21,12 @@ export async function runQuantize(flags: QuantizeFlags): Promise<void> {
     const { graph } = encoder;
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     console.log(`model:   ${encoder.modelId}`);
-    console.log(`source:  ${graph.source.path} (${graph.source.fingerprint.slice(0, 19)}...)`);
+    console.log(`source:  ${graph.source.path} (${(await encoder.describeModel()).fingerprint.slice(0, 19)}...)`);
     console.log(`int8:    ${graph.path}${graph.cached ? ' (already made)' : ''}`);
     if (graph.quantized) {
       const { quantized, biasFused, weightBytes } = graph.quantized;
       console.log(`weights: ${quantized} matrices, ${mib(weightBytes.before)} MiB -> ${mib(weightBytes.after)} MiB (${biasFused} bias adds folded in)`);
     }
-    const fused = Object.entries(graph.fusions ?? {}).filter(([, n]) => n > 0);
-    if (fused.length) console.log(`fused:   ${fused.map(([kind, n]) => `${n} ${kind}`).join(', ')}`);
     if (graph.minCosineToSource !== undefined) console.log(`checked: least cosine to the fp32 graph on a probe batch ${graph.minCosineToSource.toFixed(5)}`);
     console.log(`Use it with Encoder.load({ dtype: 'int8'${flags.reduceRange ? ", quantization: { reduceRange: true }" : ''} }) or --dtype int8${flags.reduceRange ? ' --reduce-range' : ''}.`);
   } finally {

@@ -11,7 +11,7 @@ import { locateModel } from './locateModel.js';
 import { readModelFolder, type ModelFolder, type PoolingMode } from './modelFolder.js';
 import { normalizeInPlace, poolTokens } from './pooling.js';
 import { agreement } from './graph/checkGraph.js';
-import { prepareGraph, type PreparedGraph } from './graph/derivedGraph.js';
+import { fileFingerprint, prepareGraph, type PreparedGraph } from './graph/derivedGraph.js';
 import { loadOrt, openSession, plannedDevice, type Device } from './session.js';
 import { TextTokenizer, type OverflowPolicy, type TokenRow } from './TextTokenizer.js';
 
@@ -76,6 +76,7 @@ export class Encoder {
 
   /** The graph that runs: the exported file, or evomem's fused or int8 rewrite of it, and the source it came from. */
   readonly graph: PreparedGraph;
+  #fingerprint: Promise<string> | undefined;
   readonly #session: InferenceSession;
   readonly #tokenizer: TextTokenizer;
   readonly #scheduler: BatchScheduler;
@@ -186,7 +187,8 @@ export class Encoder {
    * graph applies to them (bench/results/encoder.json measures what int8 costs in recall).
    */
   async describeModel(): Promise<AdapterModel> {
-    return { id: this.modelId, fingerprint: this.graph.source.fingerprint, dimensions: this.dimensions };
+    this.#fingerprint ??= this.graph.source.fingerprint !== undefined ? Promise.resolve(this.graph.source.fingerprint) : fileFingerprint(this.graph.source.path);
+    return { id: this.modelId, fingerprint: await this.#fingerprint, dimensions: this.dimensions };
   }
 
   /** Embeds texts as they are, with no prompt. One vector per text, in input order. */
@@ -314,7 +316,7 @@ async function runnableGraph(folder: ModelFolder, tokenizer: TextTokenizer, maxL
   }
   const onCpu = folder.quantize || plannedDevice(options.device ?? 'auto') === 'cpu';
   return prepareGraph(folder.onnxPath, {
-    fuse: (options.optimize ?? true) && onCpu,
+    fuse: options.optimize === true && onCpu,
     int8: folder.quantize,
     ...(options.quantization?.reduceRange ? { reduceRange: true } : {}),
     ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),

@@ -30,11 +30,13 @@ export interface EncoderOptions {
    */
   dtype?: ModelDtype;
   /**
-   * Rewrite the graph into onnxruntime's fused transformer operators (attention, skip +
-   * LayerNorm) before running it on the CPU, checked against the exported graph on a probe
-   * batch and cached beside the model (keyed by the graph's sha256). Patterns that do not
-   * match are left as exported. `false` runs the file exactly as exported.
-   * @default true
+   * Rewrite an fp32 graph's self-attention blocks into onnxruntime's fused Attention op
+   * before running it on the CPU, checked against the exported graph on a probe batch and
+   * cached beside the model (keyed by the graph's sha256); patterns that do not match are
+   * left as exported. Off by default: on onnxruntime-node 1.30's CPU kernels it measured
+   * within a few percent of the exported graph (`pnpm bench:encoder`, `fused`), not worth a
+   * rewrite and a file beside the model for every user.
+   * @default false
    */
   optimize?: boolean;
   /** How dtype 'int8' quantizes (`reduceRange` for AVX2 CPUs without VNNI). @default { reduceRange: false } */

@@ -126,7 +126,7 @@ function poolingOf(config: Record<string, unknown>, dir: string): PoolingMode {
 
 /**
  * The graph a dtype runs. 'int8' is evomem's own dynamic quantization of the fp32 graph
- * (same recipe for every model, fused first); a folder without an fp32 graph runs the
+ * (the same checked recipe for every model); a folder without an fp32 graph runs the
  * `model_int8.onnx` it ships. Other dtypes run the file their name maps to.
  */
 async function findOnnx(dir: string, options: { dtype?: ModelDtype; modelFile?: string }): Promise<{ path: string; quantize: boolean }> {

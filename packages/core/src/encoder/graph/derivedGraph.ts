@@ -38,8 +38,11 @@ export interface PrepareOptions {
 export interface PreparedGraph {
   /** The file to open. */
   path: string;
-  /** The exported graph it derives from, and `sha256:` of its bytes (what adapters record). */
-  source: { path: string; fingerprint: string };
+  /**
+   * The exported graph it derives from, and `sha256:` of its bytes (what adapters record);
+   * the fingerprint is absent when the file runs untouched (nothing needed it at load).
+   */
+  source: { path: string; fingerprint?: string };
   transform: GraphTransform;
   /** Read from an earlier run's cache rather than rewritten now. */
   cached: boolean;
@@ -88,9 +91,9 @@ export function fileFingerprint(path: string): Promise<string> {
  * nothing to fuse is remembered too, and the exported graph runs as it is.
  */
 export async function prepareGraph(sourcePath: string, options: PrepareOptions): Promise<PreparedGraph> {
+  if (!options.fuse && !options.int8) return { path: sourcePath, source: { path: sourcePath }, transform: 'none', cached: false };
   const fingerprint = await fileFingerprint(sourcePath);
   const source = { path: sourcePath, fingerprint };
-  if (!options.fuse && !options.int8) return { path: sourcePath, source, transform: 'none', cached: false };
   const transform: GraphTransform = options.int8 ? 'int8' : 'fused';
   const tag = `${transform}${options.int8 && options.reduceRange ? '-7bit' : ''}`;
   const name = `${basename(sourcePath, '.onnx')}.${tag}.${fingerprint.slice(7, 23)}.v${REWRITE_VERSION}`;

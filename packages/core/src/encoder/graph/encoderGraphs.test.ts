@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,15 +13,16 @@ describe('Encoder.load: dtype int8 and optimize', () => {
   let exported: Encoder;
   beforeAll(async () => {
     model = await tinyModel();
-    exported = await Encoder.load({ model: model.dir, device: 'cpu', optimize: false });
+    exported = await Encoder.load({ model: model.dir, device: 'cpu' });
   });
   afterAll(async () => {
     await exported?.dispose();
     await model?.cleanup();
   });
 
-  it("optimize: false runs the exported file; dtype 'int8' runs a quantized graph derived from it", async () => {
+  it("runs the exported file by default; dtype 'int8' runs a quantized graph derived from it", async () => {
     expect(exported.graph).toMatchObject({ transform: 'none', path: join(model.dir, 'onnx', 'model.onnx') });
+    expect(existsSync(join(model.dir, 'onnx', 'evomem-cache'))).toBe(false);
     const int8 = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8' });
     try {
       expect(int8.graph.transform).toBe('int8');
@@ -40,10 +42,23 @@ describe('Encoder.load: dtype int8 and optimize', () => {
     await again.dispose();
   });
 
+  it('runs a fused rewrite with optimize: true, with the same vectors and fingerprint', async () => {
+    const fused = await Encoder.load({ model: model.dir, device: 'cpu', optimize: true });
+    try {
+      expect(fused.graph.transform).toBe('fused');
+      expect(fused.graph.fusions).toMatchObject({ attention: 2 });
+      expect(await fused.describeModel()).toEqual(await exported.describeModel());
+      const [a, b] = [await exported.embed(texts), await fused.embed(texts)];
+      a.forEach((v, i) => expect(cosine(v, b[i]!)).toBeGreaterThan(0.99999));
+    } finally {
+      await fused.dispose();
+    }
+  });
+
   it('runs a model_int8.onnx the folder ships when it has no fp32 graph, as it is', async () => {
     const shipped = await tinyModel({ modelFile: 'model_int8.onnx' });
     try {
-      const encoder = await Encoder.load({ model: shipped.dir, device: 'cpu', dtype: 'int8', optimize: false });
+      const encoder = await Encoder.load({ model: shipped.dir, device: 'cpu', dtype: 'int8' });
       expect(encoder.graph).toMatchObject({ transform: 'none', path: join(shipped.dir, 'onnx', 'model_int8.onnx') });
       await encoder.dispose();
     } finally {
