@@ -72,6 +72,8 @@ const textsFile = (n: number) => join(workDir, `encoder-texts-${n}.json`);
 for (const n of new Set([fullCount, sweepCount, referenceCount, profileCount])) await writeFile(textsFile(n), JSON.stringify(texts.length >= n ? texts.slice(0, n) : cycle(texts, n)));
 
 const run = promisify(execFile);
+/** Model folders with something evomem fuses (set by prepare); elsewhere a fused row runs the exported graph. */
+const fusable = new Set<string>();
 async function node<T>(script: string, config: object): Promise<T> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', join(benchRoot, 'src', script), JSON.stringify(config)], {
     cwd: benchRoot,
@@ -90,11 +92,17 @@ async function child(modelDir: string, s: Setting, n: number, vectorsFile?: stri
     ...(s.order ? { order: s.order } : {}),
     ...(s.batch ? { batch: s.batch } : {}),
     ...(s.dtype ? { dtype: s.dtype } : {}),
-    ...(s.optimize === false ? { optimize: false } : {}),
+    ...(s.optimize !== undefined ? { optimize: s.optimize } : {}),
     ...(vectorsFile ? { vectorsFile } : {}),
     ...(args['max-batch-tokens'] ? { maxBatchTokens: Number(args['max-batch-tokens']) } : {}),
   };
-  return node<ChildResult>('encoderChild.ts', config);
+  const result = await node<ChildResult>('encoderChild.ts', config);
+  // A row is only what its label says if evomem ran the graph that setting asks for.
+  const expected = s.dtype === 'int8' ? 'int8' : s.optimize ? 'fused' : 'none';
+  if (s.runner === 'evomem' && result.graph && result.graph.transform !== expected && !(expected === 'fused' && result.graph.transform === 'none' && !fusable.has(modelDir))) {
+    throw new Error(`${label(s, threads)} (${s.dtype ?? 'fp32'}) ran a '${result.graph.transform}' graph, not '${expected}'`);
+  }
+  return result;
 }
 
 type Variant = 'fp32' | 'fused' | 'int8';
@@ -108,7 +116,8 @@ async function prepare(model: BenchModel): Promise<Record<Variant, PreparedGraph
     graphs[variant] = encoder.graph;
     await encoder.dispose();
   }
-  if (graphs.fused!.transform !== 'fused') console.error(`  warning: ${model.name} has nothing evomem fuses (${graphs.fused!.transform}): the "evomem, fused" rows measure the exported graph`);
+  if (graphs.fused!.transform === 'fused') fusable.add(model.dir);
+  else console.error(`  warning: ${model.name} has nothing evomem fuses (${graphs.fused!.transform}): the "evomem, fused" rows measure the exported graph`);
   return graphs as Record<Variant, PreparedGraph>;
 }
 

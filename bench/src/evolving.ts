@@ -10,12 +10,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRetriever, evaluate, readDataset, type EvalDataset, type EvalReport, type RetrieverOptions } from '@evomem/core';
-import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir } from './shared.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir, userPath } from './shared.js';
 
 const { values: args } = parseArgs({ args: benchArgs(), options: { data: { type: 'string' }, model: { type: 'string' }, out: { type: 'string', default: join(resultsDir, 'evolving') } } });
 if (!args.data) requireShared();
 const origin = await provenance(commandLine('evolving'));
-const data = args.data ?? join(sharedDir, 'data/locomo/locomo-dev.json');
+const data = args.data ? userPath(args.data) : join(sharedDir, 'data/locomo/locomo-dev.json');
+const outPath = userPath(args.out!);
 const encoder = { device: 'cpu' as const, adapter: false as const, ...(args.model ? { model: args.model } : {}) };
 // The `mix` weights the leave-one-conversation-out choice picks from; 0.5 is ContextOptions.weight's default.
 const MIX_WEIGHTS = [0.25, 0.5, 0.75, 1];
@@ -121,7 +122,7 @@ const lines = [
   `Pooled (question-weighted): \`mix\` ${f(mixChoice.pooledRecallAt10)}, \`sum\` ${f(mixChoice.sumPooledRecallAt10)}. Weights chosen: ${mixChoice.chosenWeights.join(', ')}.`,
   '',
 ];
-await mkdir(dirname(args.out!), { recursive: true });
-await writeFile(`${args.out}.md`, lines.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'evolving', ...origin, data, leaveOneConversationOut: { choices: loco, pooledRecallAt10: locoPooled }, mixWeightLeaveOneConversationOut: mixChoice, results }, null, 2)}\n`);
+await mkdir(dirname(outPath), { recursive: true });
+await writeFile(`${outPath}.md`, lines.join('\n'));
+await writeFile(`${outPath}.json`, `${JSON.stringify({ benchmark: 'evolving', ...origin, data, leaveOneConversationOut: { choices: loco, pooledRecallAt10: locoPooled }, mixWeightLeaveOneConversationOut: mixChoice, results }, null, 2)}\n`);
 console.log(lines.join('\n'));

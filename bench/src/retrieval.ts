@@ -27,7 +27,7 @@ import {
 } from '@evomem/core';
 import { corpusExamples, loadDevData, trainFoldAdapter, type Backend, type Corpus } from './pipelineFolds.js';
 import { lineChart } from './svgChart.js';
-import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir } from './shared.js';
+import { benchArgs, commandLine, provenance, requireShared, resultsDir, sharedDir, userPath } from './shared.js';
 
 const { values: args } = parseArgs({
   args: benchArgs(),
@@ -43,9 +43,10 @@ const { values: args } = parseArgs({
 });
 if (!args.locomo || !args.friendsqa) requireShared();
 const origin = await provenance(commandLine('retrieval'));
+const out = userPath(args.out!);
 const files = {
-  LoCoMo: args.locomo ?? join(sharedDir, 'data/locomo/locomo-dev.json'),
-  FriendsQA: args.friendsqa ?? join(sharedDir, 'data/friendsqa/friendsqa-dev.json'),
+  LoCoMo: args.locomo ? userPath(args.locomo) : join(sharedDir, 'data/locomo/locomo-dev.json'),
+  FriendsQA: args.friendsqa ? userPath(args.friendsqa) : join(sharedDir, 'data/friendsqa/friendsqa-dev.json'),
 };
 const KS = [1, 2, 3, 5, 7, 10, 15, 20];
 
@@ -90,7 +91,7 @@ const foldAdapters = new Map<string, QueryAdapter>();
 const adapterSeconds: number[] = [];
 const cachedAdapters: string[] = [];
 for (const c of rows.some((r) => r.adapter) ? corpora : []) {
-  const file = args.adapters ? join(args.adapters, `adapter-${c.corpus.id}.json`) : undefined;
+  const file = args.adapters ? join(userPath(args.adapters), `adapter-${c.corpus.id}.json`) : undefined;
   if (file && existsSync(file)) {
     const cached = QueryAdapter.fromJson(JSON.parse(await readFile(file, 'utf8')), file);
     const seen = cached.training?.corpora;
@@ -227,10 +228,10 @@ md.push(
 );
 const charted = results.filter((r) => r.row.includes("today's best") || r.row.startsWith('pipeline (all parts)') || r.row === 'bm25');
 await mkdir(resultsDir, { recursive: true });
-await writeFile(`${args.out}.md`, md.join('\n'));
-await writeFile(`${args.out}.json`, `${JSON.stringify({ benchmark: 'retrieval', ...origin, files, adapterTrainSeconds: adapterSeconds, cachedAdapters, results, costs }, null, 2)}\n`);
+await writeFile(`${out}.md`, md.join('\n'));
+await writeFile(`${out}.json`, `${JSON.stringify({ benchmark: 'retrieval', ...origin, files, adapterTrainSeconds: adapterSeconds, cachedAdapters, results, costs }, null, 2)}\n`);
 await writeFile(
-  `${args.out}.svg`,
+  `${out}.svg`,
   lineChart(
     'recall@k on LoCoMo dev, leave one conversation out',
     'k (turns retrieved)',

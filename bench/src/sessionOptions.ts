@@ -20,7 +20,7 @@ export interface ChildConfig {
    * @default 'fp32'
    */
   dtype?: 'fp32' | 'int8';
-  /** evomem only: `false` runs the exported graph unfused. @default true (evomem's default) */
+  /** evomem only: `true` runs its fused-attention rewrite. @default false (evomem's default: the exported graph) */
   optimize?: boolean;
   /** evomem only: write the full call's vectors here (row-major Float32, little-endian), after timing. */
   vectorsFile?: string;

@@ -51,6 +51,14 @@ export function benchArgs(): string[] {
   return args[0] === '--' ? args.slice(1) : args;
 }
 
+/**
+ * A path given on the command line, resolved where the user typed it: pnpm runs the
+ * script in bench/, and sets INIT_CWD to the folder the command was run from.
+ */
+export function userPath(path: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
 /** The command line that ran this benchmark, as a user would type it. */
 export function commandLine(script: string, root = `bench:${script}`): string {
   const args = benchArgs().map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));

@@ -1,3 +1,6 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Encoder } from '@evomem/core';
 import { modelPath } from '@evomem/model-use-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,13 +14,20 @@ let exported: Encoder;
 let fused: Encoder;
 let int8: Encoder;
 
+let work: string;
+
 beforeAll(async () => {
-  exported = await Encoder.load({ model: modelPath, device: 'cpu' });
-  fused = await Encoder.load({ model: modelPath, device: 'cpu', optimize: true });
-  int8 = await Encoder.load({ model: modelPath, device: 'cpu', dtype: 'int8' });
+  // A copy of the model, so the rewrites are made by this code, not read from an earlier run's cache.
+  work = await mkdtemp(join(tmpdir(), 'evomem-use-lite-'));
+  const model = join(work, 'model');
+  await cp(modelPath, model, { recursive: true, filter: (src) => !src.includes('evomem-cache') });
+  exported = await Encoder.load({ model, device: 'cpu' });
+  fused = await Encoder.load({ model, device: 'cpu', optimize: true });
+  int8 = await Encoder.load({ model, device: 'cpu', dtype: 'int8' });
 });
 afterAll(async () => {
   await Promise.all([exported?.dispose(), fused?.dispose(), int8?.dispose()]);
+  await rm(work, { recursive: true, force: true });
 });
 
 const cosines = (a: Float32Array[], b: Float32Array[]) => a.map((x, i) => x.reduce((s, v, d) => s + v * b[i]![d]!, 0));
@@ -25,6 +35,8 @@ const cosines = (a: Float32Array[], b: Float32Array[]) => a.map((x, i) => x.redu
 describe('the default model, fused and int8', () => {
   it('runs the exported graph by default, a fused rewrite with optimize: true', () => {
     expect(exported.graph.transform).toBe('none');
+    expect(fused.graph.cached).toBe(false);
+    expect(int8.graph.cached).toBe(false);
     expect(exported.graph.path).toBe(exported.graph.source.path);
     expect(fused.graph.transform).toBe('fused');
     expect(Object.values(fused.graph.fusions ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);

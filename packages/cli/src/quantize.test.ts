@@ -1,6 +1,7 @@
-import { stat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { modelPath } from '@evomem/model-use-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli as run } from './runCli.js';
 
@@ -15,13 +16,19 @@ const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0
 
 describe('evomem quantize', () => {
   it('makes the default model int8 graph once, says where it is and how closely it agrees with fp32', async () => {
-    const first = await run('quantize');
+    // A copy of the default model, so no cache from an earlier run answers.
+    const model = join(dir, 'use-lite');
+    await cp(modelPath, model, { recursive: true, filter: (src) => !src.includes('evomem-cache') });
+    const first = await run('quantize', '--model', model);
     expect(first.code, first.stderr).toBe(0);
-    const path = /^int8: +(\S+\.onnx)/m.exec(first.stdout)?.[1];
-    expect(path).toMatch(/evomem-cache\/model\.int8\.[0-9a-f]{16}\.v\d+\.onnx$/);
+    const path = /^int8: +(\S+\.onnx)$/m.exec(first.stdout)?.[1];
+    expect(path).toBe(join(model, 'onnx', 'evomem-cache', /model\.int8\.[0-9a-f]{16}\.v\d+\.onnx/.exec(path ?? '')?.[0] ?? 'missing'));
     expect((await stat(path!)).isFile()).toBe(true);
-    expect(first.stdout).toMatch(/^weights: \d+ matrices, [\d.]+ MiB -> [\d.]+ MiB/m);
-    const again = await run('quantize');
+    expect(first.stdout).toMatch(/^weights: 10 matrices, 18\.8 MiB -> 4\.7 MiB/m);
+    const cosine = Number(/least cosine to the fp32 graph on a probe batch ([\d.]+)/.exec(first.stdout)?.[1]);
+    expect(cosine).toBeGreaterThan(0.99);
+    expect(cosine).toBeLessThan(1);
+    const again = await run('quantize', '--model', model);
     expect(again.stdout).toContain(`${path} (already made)`);
   });
 

@@ -28,7 +28,11 @@ export async function runQuantize(flags: QuantizeFlags): Promise<void> {
       console.log(`weights: ${quantized} matrices, ${mib(weightBytes.before)} MiB -> ${mib(weightBytes.after)} MiB (${biasFused} bias adds folded in)`);
     }
     if (graph.minCosineToSource !== undefined) console.log(`checked: least cosine to the fp32 graph on a probe batch ${graph.minCosineToSource.toFixed(5)}`);
-    console.log(`Use it with Encoder.load({ dtype: 'int8'${flags.reduceRange ? ", quantization: { reduceRange: true }" : ''} }) or --dtype int8${flags.reduceRange ? ' --reduce-range' : ''}.`);
+    console.log(
+      flags.reduceRange
+        ? "Use it with Encoder.load({ dtype: 'int8', quantization: { reduceRange: true } }); the CLI's --dtype int8 runs the 8-bit graph."
+        : "Use it with Encoder.load({ dtype: 'int8' }) or --dtype int8.",
+    );
   } finally {
     await encoder.dispose();
   }

@@ -148,7 +148,13 @@ const EMBED_SPEC = { signal: { expect: 'an AbortSignal', test: (v: unknown) => v
 /** Checks `Encoder.load`'s options: every key known (a typo names the nearest), every value of its kind. */
 export function checkEncoderOptions(options: EncoderOptions | undefined): EncoderOptions {
   const checked = checkOptions<EncoderOptions>('Encoder.load', options, ENCODER_SPEC);
-  if (checked.quantization) checkOptions('Encoder.load quantization', checked.quantization, { reduceRange: is.boolean });
+  if (checked.quantization) {
+    checkOptions('Encoder.load quantization', checked.quantization, { reduceRange: is.boolean });
+    if (checked.dtype !== 'int8') throw new EvomemError('INVALID_OPTION', `Encoder.load: option 'quantization' applies to dtype 'int8' only; dtype is '${checked.dtype ?? 'fp32'}'. Pass dtype: 'int8', or drop quantization.`);
+  }
+  if (checked.optimize === true && checked.dtype === 'int8') {
+    throw new EvomemError('INVALID_OPTION', "Encoder.load: option 'optimize' fuses fp32 graphs; int8 graphs are not fused (measured slower). Drop optimize, or pass dtype: 'fp32'.");
+  }
   return checked;
 }
 

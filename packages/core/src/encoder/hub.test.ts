@@ -154,6 +154,27 @@ describe('hub model download', () => {
     expect((error as EvomemError).message).toMatch(/acme\/tiny-bert has no ONNX weights for dtype q4/);
   });
 
+  it("fetches the fp32 graph for dtype 'int8' (evomem quantizes it), and a repository's own model_int8.onnx only when it has no fp32 graph", async () => {
+    const folder = await resolveHubModel('acme/tiny-bert', { ...options(), dtype: 'int8' });
+    expect((await stat(join(folder, 'onnx', 'model.onnx'))).isFile()).toBe(true);
+    expect(JSON.parse(await readFile(join(folder, '.evomem-manifest.json'), 'utf8')).dtypes).toContain('fp32');
+    // The same repository with only a shipped int8 file.
+    const fp32 = files.get('onnx/model.onnx')!;
+    files.delete('onnx/model.onnx');
+    files.set('onnx/model_int8.onnx', fp32);
+    try {
+      const other = await resolveHubModel('acme/tiny-bert', { ...options(), cacheDir: join(cache.dir, '..', 'cache-int8-only'), dtype: 'int8' });
+      expect((await stat(join(other, 'onnx', 'model_int8.onnx'))).isFile()).toBe(true);
+      await expect(stat(join(other, 'onnx', 'model.onnx'))).rejects.toThrow();
+      expect(JSON.parse(await readFile(join(other, '.evomem-manifest.json'), 'utf8'))).toMatchObject({ dtypes: ['int8'], noFp32: true });
+      // Served from the cache next time, offline.
+      expect(await resolveHubModel('acme/tiny-bert', { ...options(), cacheDir: join(cache.dir, '..', 'cache-int8-only'), dtype: 'int8', offline: true })).toBe(other);
+    } finally {
+      files.delete('onnx/model_int8.onnx');
+      files.set('onnx/model.onnx', fp32);
+    }
+  });
+
   it('tells hub ids from paths', () => {
     expect(isHubId('Xenova/all-MiniLM-L6-v2')).toBe(true);
     expect(isHubId('./models/x')).toBe(false);

@@ -79,8 +79,11 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   const folder = hubCacheFolder(id, options);
   const dtype = options.dtype ?? 'fp32';
   const manifest = await readManifest(folder);
-  // int8 is made here from the fp32 graph (see readModelFolder), so a cached fp32 export serves it.
-  if (manifest && (manifest.dtypes.includes(dtype) || (dtype === 'int8' && manifest.dtypes.includes('fp32')))) return folder;
+  // int8 is made here from the fp32 graph (see readModelFolder), so a cached fp32 export
+  // serves it; a cached shipped model_int8.onnx (no fp32 graph in the repository) too, but
+  // only once the fp32 graph is known to be missing, so every machine runs the same graph.
+  const fetched = dtype === 'int8' ? 'fp32' : dtype;
+  if (manifest && (manifest.dtypes.includes(fetched) || (dtype === 'int8' && manifest.noFp32 === true && manifest.dtypes.includes('int8')))) return folder;
 
   const offline = options.offline ?? (process.env.HF_HUB_OFFLINE === '1' || process.env.EVOMEM_OFFLINE === '1');
   if (offline) {
@@ -122,7 +125,9 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
   // Large graphs keep their weights in a side file next to the graph.
   await fetchFile(`${onnxFile}_data`, false);
   const previous = manifest?.dtypes ?? [];
-  const next: Manifest = { id, revision, dtypes: [...new Set([...previous, dtype])], completedAt: new Date().toISOString() };
+  // What was fetched: the fp32 graph serves int8 too; a shipped int8 file serves int8 only.
+  const got: ModelDtype = dtype === 'int8' && !onnxFile.endsWith(ONNX_FILE_BY_DTYPE.int8) ? 'fp32' : dtype;
+  const next: Manifest = { id, revision, dtypes: [...new Set([...previous, got])], ...(dtype === 'int8' && got === 'int8' ? { noFp32: true } : {}), completedAt: new Date().toISOString() };
   await writingTo(join(folder, MANIFEST), CACHE_ACTION, () => writeFile(join(folder, MANIFEST), JSON.stringify(next, null, 2)));
   return folder;
 }
@@ -130,6 +135,8 @@ export async function resolveHubModel(id: string, options: HubOptions = {}): Pro
 interface Manifest {
   id: string;
   revision: string;
+  /** Set when an int8 request found no fp32 graph in the repository and fetched its model_int8.onnx. */
+  noFp32?: boolean;
   dtypes: ModelDtype[];
   completedAt: string;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EvomemError } from '../errors.js';
@@ -58,7 +59,8 @@ export async function writingTo<T>(path: string, action: string, work: () => Pro
  * `what` ("the adapter"); the temporary file is removed.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, what: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per call, not per process: two writes of one path in one process must not share a temp file.
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writingTo(path, `write ${what} to`, async () => {
     try {
       await mkdir(dirname(path), { recursive: true });

@@ -45,7 +45,7 @@ export class OnnxGraph {
     if (!graph) throw new EvomemError('MODEL_FILE_INVALID', `${source} holds no graph. Re-export the model.`);
     for (const t of graph.initializer ?? []) {
       if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-        throw new EvomemError('GRAPH_UNSUPPORTED', `${source} keeps its weights in external data files; evomem rewrites single-file graphs only. Pass optimize: false (CLI: --no-optimize) to run it as it is.`);
+        throw new EvomemError('GRAPH_UNSUPPORTED', `${source} keeps its weights in external data files; evomem rewrites single-file graphs only. Run it as exported (dtype 'fp32', optimize off), or a quantized file the model ships (dtype 'q8', or modelFile).`);
       }
       this.#initializers.set(t.name ?? '', t);
     }
@@ -69,11 +69,6 @@ export class OnnxGraph {
       throw new EvomemError('MODEL_FILE_INVALID', `${source} is not an ONNX model (${(error as Error).message}); it may be truncated (an interrupted download?): re-download or re-export it.`, { cause: error });
     }
     return new OnnxGraph(onnx, model, source);
-  }
-
-  /** Where the graph came from, for messages. */
-  get source(): string {
-    return this.#source;
   }
 
   get nodes(): NodeProto[] {
@@ -113,12 +108,6 @@ export class OnnxGraph {
       return new Float32Array(copy.buffer);
     }
     return Float32Array.from(t.floatData ?? []);
-  }
-
-  /** A float32 constant holding one value (any shape of one element). */
-  scalar(name: string | undefined | null): number | undefined {
-    const v = this.floats(name);
-    return v?.length === 1 ? v[0] : undefined;
   }
 
   /** Adds a constant tensor under a fresh name starting with `hint` and returns the name. */
@@ -217,7 +206,7 @@ export class OnnxGraph {
       }
       if (next.length === pending.length) {
         const missing = (next[0]!.input ?? []).find((i) => !available.has(i));
-        throw new EvomemError('GRAPH_UNSUPPORTED', `Rewriting ${this.#source} left node ${next[0]!.name ?? next[0]!.opType} waiting on ${missing}; the graph was left unchanged. Pass optimize: false and report this graph.`);
+        throw new EvomemError('GRAPH_UNSUPPORTED', `Rewriting ${this.#source} left node ${next[0]!.name ?? next[0]!.opType} waiting on ${missing}, so the rewrite was dropped; please report this graph.`);
       }
       pending = next;
     }

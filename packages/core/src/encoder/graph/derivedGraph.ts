@@ -71,6 +71,8 @@ interface Sidecar {
 const FUSED_FLOOR = 0.9999;
 /** The same for int8: far below what quantization costs (about 0.999), far above a broken graph. */
 const INT8_FLOOR = 0.95;
+/** Below this an int8 graph is used, with a warning: its vectors visibly differ from fp32. */
+const INT8_WARN = 0.99;
 
 /** `sha256:` of a file's bytes, streamed. */
 export function fileFingerprint(path: string): Promise<string> {
@@ -93,10 +95,23 @@ export function fileFingerprint(path: string): Promise<string> {
 export async function prepareGraph(sourcePath: string, options: PrepareOptions): Promise<PreparedGraph> {
   if (!options.fuse && !options.int8) return { path: sourcePath, source: { path: sourcePath }, transform: 'none', cached: false };
   const fingerprint = await fileFingerprint(sourcePath);
-  const source = { path: sourcePath, fingerprint };
   const transform: GraphTransform = options.int8 ? 'int8' : 'fused';
   const tag = `${transform}${options.int8 && options.reduceRange ? '-7bit' : ''}`;
   const name = `${basename(sourcePath, '.onnx')}.${tag}.${fingerprint.slice(7, 23)}.v${REWRITE_VERSION}`;
+  // Loads of one model in one process (several encoders at start-up) share one rewrite.
+  const key = `${dirname(sourcePath)}\0${name}`;
+  let pending = inFlight.get(key);
+  if (!pending) {
+    pending = derive(sourcePath, fingerprint, name, options).finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
+  }
+  return pending;
+}
+
+const inFlight = new Map<string, Promise<PreparedGraph>>();
+
+async function derive(sourcePath: string, fingerprint: string, name: string, options: PrepareOptions): Promise<PreparedGraph> {
+  const source = { path: sourcePath, fingerprint };
   const places = [join(dirname(sourcePath), 'evomem-cache'), join(options.cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem'), 'graphs')];
 
   for (const dir of places) {
@@ -134,7 +149,11 @@ export async function prepareGraph(sourcePath: string, options: PrepareOptions):
         result.minCosineToSource = cosine;
         const floor = result.transform === 'int8' ? INT8_FLOOR : FUSED_FLOOR;
         if (!(cosine >= floor)) {
-          throw new EvomemError('GRAPH_UNSUPPORTED', `The ${result.transform} rewrite of ${sourcePath} disagrees with it (least cosine ${cosine.toFixed(4)} on a probe batch, below ${floor}).`);
+          const fix = result.transform === 'int8' && !options.reduceRange ? " Try quantization: { reduceRange: true } (7-bit weights), or dtype 'fp32'." : '';
+          throw new EvomemError('GRAPH_UNSUPPORTED', `The ${result.transform} rewrite of ${sourcePath} disagrees with it (least cosine ${cosine.toFixed(4)} on a probe batch, below ${floor}).${fix}`);
+        }
+        if (result.transform === 'int8' && cosine < INT8_WARN) {
+          process.emitWarning(`The int8 graph of ${sourcePath} agrees with fp32 only to a least cosine of ${cosine.toFixed(4)} on a probe batch. On x86 CPUs with AVX2 but no VNNI, quantization: { reduceRange: true } avoids saturated products; else use dtype 'fp32' where that matters.`, { code: 'EVOMEM_INT8_DEGRADED' });
         }
       }
     }
@@ -142,11 +161,11 @@ export async function prepareGraph(sourcePath: string, options: PrepareOptions):
     // The user asked for int8: failing to make it is an error. A fusion is an optimization:
     // the exported graph runs instead, and the sidecar remembers why.
     if (error instanceof EvomemError && error.code === 'MODEL_FILE_INVALID') throw error;
-    if (options.int8) throw error instanceof EvomemError ? error : new EvomemError('GRAPH_UNSUPPORTED', `Could not quantize ${sourcePath}: ${(error as Error).message}`, { cause: error });
+    if (options.int8) throw error instanceof EvomemError ? error : new EvomemError('GRAPH_UNSUPPORTED', `Could not make or check the int8 graph of ${sourcePath}: ${(error as Error).message}`, { cause: error });
     result.transform = 'none';
     result.reason = (error as Error).message;
     bytes = undefined;
-    process.emitWarning(`${result.reason} It runs as exported; pass optimize: false to skip the attempt.`, { code: 'EVOMEM_GRAPH_NOT_OPTIMIZED' });
+    process.emitWarning(`${result.reason.replace(/\.?$/, '.')} It runs as exported; leave optimize off to skip the attempt.`, { code: 'EVOMEM_GRAPH_NOT_OPTIMIZED' });
     // A refusal evomem made (no agreement, an unsortable rewrite) holds for these bytes and
     // this rewrite version, so it is remembered; anything else may not happen next time.
     if (!(error instanceof EvomemError)) return { path: sourcePath, source, transform: 'none', cached: false };
@@ -158,7 +177,11 @@ export async function prepareGraph(sourcePath: string, options: PrepareOptions):
       const path = bytes ? join(dir, `${name}.onnx`) : sourcePath;
       return { path, source, transform: result.transform, cached: false, ...reports(result) };
     } catch (error) {
-      if (dir === places.at(-1)) throw error;
+      if (dir !== places.at(-1)) continue;
+      if (options.int8) throw error;
+      // Nowhere to keep a fusion: run the exported graph rather than fail a load.
+      process.emitWarning(`Could not cache the fused graph of ${sourcePath} (${(error as Error).message}); it runs as exported.`, { code: 'EVOMEM_GRAPH_NOT_OPTIMIZED' });
+      return { path: sourcePath, source, transform: 'none', cached: false };
     }
   }
   throw new Error('unreachable');

@@ -77,6 +77,25 @@ describe('Encoder.load: dtype int8 and optimize', () => {
     expect((error as EvomemError).message).toMatch(/unknown option 'reduceRnage'.*Did you mean 'reduceRange'/);
   });
 
+  it('refuses options that would be ignored', async () => {
+    const quantizationOnFp32 = await Encoder.load({ model: model.dir, quantization: { reduceRange: true } }).catch((e: unknown) => e);
+    expect((quantizationOnFp32 as EvomemError).message).toMatch(/'quantization' applies to dtype 'int8' only; dtype is 'fp32'/);
+    const fusedInt8 = await Encoder.load({ model: model.dir, dtype: 'int8', optimize: true }).catch((e: unknown) => e);
+    expect((fusedInt8 as EvomemError).message).toMatch(/int8 graphs are not fused/);
+  });
+
+  it('shares one rewrite between concurrent loads of a model', async () => {
+    const fresh = await tinyModel();
+    try {
+      const encoders = await Promise.all(Array.from({ length: 4 }, () => Encoder.load({ model: fresh.dir, device: 'cpu', dtype: 'int8' })));
+      expect(new Set(encoders.map((e) => e.graph.path)).size).toBe(1);
+      expect(encoders[0]!.graph.path.startsWith(join(fresh.dir, 'onnx', 'evomem-cache'))).toBe(true);
+      await Promise.all(encoders.map((e) => e.dispose()));
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
   it('keeps 7-bit and 8-bit graphs apart in the cache', async () => {
     const seven = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8', quantization: { reduceRange: true } });
     const eight = await Encoder.load({ model: model.dir, device: 'cpu', dtype: 'int8' });

@@ -106,6 +106,48 @@ describe('quantizeDynamic', () => {
     expect(cosine(want, got)).toBeGreaterThan(0.999);
   });
 
+  it('gives each output column its own scale, so small columns keep their resolution', async () => {
+    // Column c of W is scaled by 10^(c % 3 - 1): 0.1x, 1x, 10x. One scale per matrix would
+    // round the small columns to a handful of levels.
+    const K = 64;
+    const N = 6;
+    const w = Float32Array.from({ length: K * N }, (_, i) => Math.sin(i * 0.37) * 10 ** ((i % N) % 3 - 1));
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', ['batch', K]);
+    g.output(g.node('MatMul', [x, g.floats(w, [K, N], 'w')]), 'float32', ['batch', N], 'y');
+    const graph = await OnnxGraph.decode(g.toBytes());
+    quantizeDynamic(graph);
+    graph.finish();
+    const scale = graph.model.graph!.initializer!.find((t) => t.name?.includes('_scale'))!;
+    expect(scale.dims?.map(Number)).toEqual([N]);
+    const scales = new Float32Array(new Uint8Array(scale.rawData!).buffer);
+    expect(Math.max(...scales) / Math.min(...scales)).toBeGreaterThan(50);
+    const q = graph.model.graph!.initializer!.find((t) => t.dataType === DataType.INT8 && t.dims?.length === 2)!;
+    const levels = new Int8Array(new Uint8Array(q.rawData!).buffer);
+    for (let c = 0; c < N; c++) {
+      let top = 0;
+      for (let r = 0; r < K; r++) {
+        top = Math.max(top, Math.abs(levels[r * N + c]!));
+        // Each weight is its column's scale times its level, to half a level.
+        expect(Math.abs(levels[r * N + c]! * scales[c]! - w[r * N + c]!)).toBeLessThanOrEqual(scales[c]! / 2 + 1e-7);
+      }
+      // Every column uses the full int8 range, the small ones included.
+      expect(top).toBe(127);
+    }
+  });
+
+  it('folds only a bias of shape [N] into the node', async () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', ['batch', 8]);
+    const w = g.floats(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)), [8, 8], 'w');
+    g.output(g.node('Add', [g.node('MatMul', [x, w]), g.floats(new Float32Array(8).fill(0.5), [1, 8], 'b')]), 'float32', ['batch', 8], 'y');
+    const graph = await OnnxGraph.decode(g.toBytes());
+    const report = quantizeDynamic(graph);
+    graph.finish();
+    expect(report).toMatchObject({ quantized: 1, biasFused: 0 });
+    expect(graph.opCounts()).toMatchObject({ DynamicQuantizeMatMul: 1, Add: 1 });
+  });
+
   it('leaves a MatMul of two activations alone', async () => {
     const g = new GraphBuilder();
     const a = g.input('a', 'float32', [2, 4]);

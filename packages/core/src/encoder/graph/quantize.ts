@@ -2,7 +2,7 @@ import { attribute, type NodeProto, type OnnxGraph } from './OnnxGraph.js';
 
 export interface QuantizeOptions {
   /**
-   * Quantize weights to 7 bits ([-64, 63]) instead of 8. x86 CPUs with AVX2 but without
+   * Quantize weights to 7 bits ([-63, 63]) instead of 8. x86 CPUs with AVX2 but without
    * VNNI multiply uint8 activations by int8 weights with an instruction that saturates at
    * 16 bits, which full-range weights can reach; 7-bit weights cannot. CPUs with VNNI
    * (AVX512-VNNI, AVX-VNNI) and ARM are exact either way, and full range keeps twice the
