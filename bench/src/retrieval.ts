@@ -6,7 +6,7 @@
 // against today's evolving-hybrid. Writes bench/results/retrieval.{json,md,svg}.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_FUSION,
@@ -223,7 +223,7 @@ md.push(
   '',
   `Shipped default weights (\`DEFAULT_FUSION\`): static ${JSON.stringify(DEFAULT_FUSION.static)}; evolving ${JSON.stringify(DEFAULT_FUSION.evolving)}.`,
   '',
-  '![recall@k](retrieval.svg)',
+  `![recall@k](${basename(out)}.svg)`,
   '',
 );
 const charted = results.filter((r) => r.row.includes("today's best") || r.row.startsWith('pipeline (all parts)') || r.row === 'bm25');

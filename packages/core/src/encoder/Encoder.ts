@@ -10,7 +10,7 @@ import { checkEmbedOptions, checkEncoderOptions, resolveMaxLength, type BatchTra
 import { locateModel } from './locateModel.js';
 import { readModelFolder, type ModelFolder, type PoolingMode } from './modelFolder.js';
 import { normalizeInPlace, poolTokens } from './pooling.js';
-import { agreement } from './graph/checkGraph.js';
+import { agreement } from './graph/agreement.js';
 import { fileFingerprint, prepareGraph, type PreparedGraph } from './graph/derivedGraph.js';
 import { loadOrt, openSession, plannedDevice, type Device } from './session.js';
 import { TextTokenizer, type OverflowPolicy, type TokenRow } from './TextTokenizer.js';

@@ -79,17 +79,7 @@ export function tinyUnigramTokenizer(): { tokenizer: object; config: object; voc
   };
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
+export { cosine } from '../util/vector.js';
 
 export function norm(a: Float32Array): number {
   return Math.sqrt(a.reduce((s, v) => s + v * v, 0));

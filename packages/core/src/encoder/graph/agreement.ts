@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { cosine } from '../../util/vector.js';
 import { loadOrt } from '../session.js';
 import type { TextTokenizer } from '../TextTokenizer.js';
 
@@ -49,16 +50,7 @@ export async function agreement(sourcePath: string, derived: Uint8Array, tokeniz
   const actual = await run(await ort.InferenceSession.create(derived, options));
   let least = 1;
   expected.forEach((a, r) => {
-    const b = actual[r]!;
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let i = 0; i < a.length; i++) {
-      dot += a[i]! * b[i]!;
-      na += a[i]! * a[i]!;
-      nb += b[i]! * b[i]!;
-    }
-    const cos = na === 0 && nb === 0 ? 1 : dot / Math.sqrt(na * nb);
+    const cos = cosine(a, actual[r]!);
     least = Math.min(least, Number.isFinite(cos) ? cos : -1);
   });
   return least;
