@@ -61,7 +61,12 @@ describe('memory, search and training under any input', () => {
 
   it('constructs evolving encoders and memories from any options', { timeout: 300_000 }, async () => {
     const evolvingOptions = {
-      context: fc.oneof(fc.constant(false as const), fc.record({ turns: fc.integer({ min: 0, max: 4 }), maxTokens: fc.integer({ min: 1, max: 64 }), combine: fc.constantFrom('mix', 'concat', 'sum'), weight: fc.double({ min: 0, max: 2, noNaN: true }) }, { requiredKeys: [] })),
+      // Per mode, so most generated contexts are valid: `weight` is for mix, `maxTokens` for text context.
+      context: fc.oneof(
+        fc.constant(false as const),
+        fc.record({ turns: fc.integer({ min: 0, max: 4 }), combine: fc.constant('mix'), weight: fc.double({ min: 0, max: 2, noNaN: true }) }, { requiredKeys: [] }),
+        fc.record({ turns: fc.integer({ min: 0, max: 4 }), maxTokens: fc.integer({ min: 1, max: 64 }), combine: fc.constantFrom('concat', 'sum') }, { requiredKeys: ['combine'] }),
+      ),
       latent: fc.boolean(),
       capacity: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constant(Infinity)),
       queryReadout: fc.boolean(),

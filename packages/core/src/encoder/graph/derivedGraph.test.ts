@@ -53,6 +53,27 @@ describe('prepareGraph', () => {
     }
   });
 
+  it('notes the source hash, and hashes again when the file changes under the same name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'evomem-graph-note-'));
+    try {
+      const path = join(root, 'model.onnx');
+      await writeFile(path, buildRandomBert({ ...TINY_BERT, vocab_size: 50 }, { seed: 5 }));
+      const first = await prepareGraph(path, { fuse: false, int8: true, cacheDir });
+      const note = JSON.parse(await readFile(join(root, 'evomem-cache', 'model.onnx.sha256.json'), 'utf8'));
+      expect(note.fingerprint).toBe(first.source.fingerprint);
+      // A note that lies is believed while the file is unchanged: proof that the hash is not recomputed.
+      await writeFile(join(root, 'evomem-cache', 'model.onnx.sha256.json'), JSON.stringify({ ...note, fingerprint: 'sha256:' + 'f'.repeat(64) }));
+      expect((await prepareGraph(path, { fuse: false, int8: true, cacheDir })).source.fingerprint).toBe('sha256:' + 'f'.repeat(64));
+      // Rewritten (new size, mtime): hashed again.
+      await writeFile(path, buildRandomBert({ ...TINY_BERT, vocab_size: 60 }, { seed: 6 }));
+      const changed = await prepareGraph(path, { fuse: false, int8: true, cacheDir });
+      expect(changed.source.fingerprint).toBe(await fileFingerprint(path));
+      expect(changed.source.fingerprint).not.toBe(first.source.fingerprint);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('falls back to the cache directory when the model folder cannot take the file', async () => {
     const root = await mkdtemp(join(tmpdir(), 'evomem-graph-ro-'));
     try {
@@ -68,7 +89,7 @@ describe('prepareGraph', () => {
     }
   });
 
-  it('refuses an int8 graph that disagrees with its source, and caches nothing', async () => {
+  it('refuses an int8 graph that disagrees with its source, and caches no graph', async () => {
     const root = await mkdtemp(join(tmpdir(), 'evomem-graph-bad-'));
     try {
       const path = join(root, 'model.onnx');
@@ -78,7 +99,9 @@ describe('prepareGraph', () => {
       expect(error).toBeInstanceOf(EvomemError);
       expect((error as EvomemError).code).toBe('GRAPH_UNSUPPORTED');
       expect((error as EvomemError).message).toMatch(/int8 rewrite of .*model\.onnx disagrees with it \(least cosine 0\.5000/);
-      expect(await readdir(root)).toEqual(['model.onnx']);
+      // No graph and no record of it; only the note of the source's hash.
+      expect(await readdir(join(root, 'evomem-cache'))).toEqual(['model.onnx.sha256.json']);
+      expect(await readdir(join(root, 'cache')).catch(() => [])).toEqual([]);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

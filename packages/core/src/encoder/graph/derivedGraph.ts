@@ -94,7 +94,7 @@ export function fileFingerprint(path: string): Promise<string> {
  */
 export async function prepareGraph(sourcePath: string, options: PrepareOptions): Promise<PreparedGraph> {
   if (!options.fuse && !options.int8) return { path: sourcePath, source: { path: sourcePath }, transform: 'none', cached: false };
-  const fingerprint = await fileFingerprint(sourcePath);
+  const fingerprint = await knownFingerprint(sourcePath, cacheDirs(sourcePath, options));
   const transform: GraphTransform = options.int8 ? 'int8' : 'fused';
   const tag = `${transform}${options.int8 && options.reduceRange ? '-7bit' : ''}`;
   const name = `${basename(sourcePath, '.onnx')}.${tag}.${fingerprint.slice(7, 23)}.v${REWRITE_VERSION}`;
@@ -110,9 +110,35 @@ export async function prepareGraph(sourcePath: string, options: PrepareOptions):
 
 const inFlight = new Map<string, Promise<PreparedGraph>>();
 
+/** Where derived graphs are kept: beside the source, else under the cache directory. */
+function cacheDirs(sourcePath: string, options: PrepareOptions): string[] {
+  return [join(dirname(sourcePath), 'evomem-cache'), join(options.cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem'), 'graphs')];
+}
+
+/**
+ * The source's sha256, read from a note the cache keeps of it (`<name>.sha256.json`: size,
+ * mtime, inode and hash) when the file is unchanged, so loading a cached rewrite of a large
+ * model does not read the whole model again; hashed, and noted, otherwise.
+ */
+async function knownFingerprint(sourcePath: string, places: string[]): Promise<string> {
+  const info = await stat(sourcePath);
+  const identity = { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  const noteName = `${basename(sourcePath)}.sha256.json`;
+  for (const dir of places) {
+    const note = await readFile(join(dir, noteName), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
+    if (note && note.size === identity.size && note.mtimeMs === identity.mtimeMs && note.ino === identity.ino && typeof note.fingerprint === 'string') return note.fingerprint;
+  }
+  const fingerprint = await fileFingerprint(sourcePath);
+  for (const dir of places) {
+    // Only a shortcut: where it cannot be written, the next load hashes again.
+    if (await writeFileAtomic(join(dir, noteName), `${JSON.stringify({ ...identity, fingerprint })}\n`, 'the graph fingerprint note').then(() => true, () => false)) break;
+  }
+  return fingerprint;
+}
+
 async function derive(sourcePath: string, fingerprint: string, name: string, options: PrepareOptions): Promise<PreparedGraph> {
   const source = { path: sourcePath, fingerprint };
-  const places = [join(dirname(sourcePath), 'evomem-cache'), join(options.cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem'), 'graphs')];
+  const places = cacheDirs(sourcePath, options);
 
   for (const dir of places) {
     const sidecar = await readSidecar(join(dir, `${name}.json`), fingerprint);
