@@ -5,7 +5,8 @@
 //   mode ingest the same turns, chunk by chunk, in an order rotated each chunk, so their
 //   ratios hold on a busy machine;
 // - the default mode's stream continued to --turns (default 20,000): the state in the store
-//   (bounded), process memory, and query latency of a brute-force scan over every vector.
+//   (bounded), process memory, and query latency of a brute-force scan over every vector;
+// - chat-sized ingests: --small-turns turns (default 400) ingested 1 and 10 at a time.
 // The defaults finish in about 10 minutes on a loaded 2-core machine.
 // Writes bench/results/evolving-cost.json.
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ const { values: args } = parseArgs({
     turns: { type: 'string', default: '20000' },
     compare: { type: 'string', default: '4000' },
     chunk: { type: 'string', default: '1000' },
+    'small-turns': { type: 'string', default: '400' },
     out: { type: 'string', default: join(resultsDir, 'evolving-cost.json') },
   },
 });
@@ -112,6 +114,22 @@ for (const q of source.corpora.flatMap((c) => c.questions).slice(0, 50)) {
   Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, 10);
   latencies.push(performance.now() - t);
 }
+// Chat-sized ingests: an agent stores a turn or a few at a time, and each ingest is one
+// state-store transaction. Static embedding of the same texts, call by call, alternating.
+const smallTurns = Number(args['small-turns']);
+const smallIngests: Record<string, { turns: number; staticMsPerTurn: number; ingestMsPerTurn: number; costOverStatic: number }> = {};
+for (const size of [1, 10]) {
+  let staticSeconds = 0;
+  let ingestSeconds = 0;
+  for (let done = 0; done < smallTurns; done += size) {
+    const turns = Array.from({ length: size }, (_, i) => ({ ...turnAt(done + i), id: `small-${size}-${done + i}` }));
+    staticSeconds += (await timed(() => encoder.embedDocuments(turns.map(ownText)))).seconds;
+    ingestSeconds += (await timed(() => memory.ingest(`small-${size}`, turns))).seconds;
+  }
+  smallIngests[size] = { turns: smallTurns, staticMsPerTurn: (staticSeconds * 1000) / smallTurns, ingestMsPerTurn: (ingestSeconds * 1000) / smallTurns, costOverStatic: ingestSeconds / staticSeconds };
+  console.error(`ingests of ${size}: ${defaultMode} ${smallIngests[size]!.ingestMsPerTurn.toFixed(2)} ms/turn, static ${smallIngests[size]!.staticMsPerTurn.toFixed(2)}`);
+}
+
 const state = (await memory.state(`synthetic-${defaultMode}`))!;
 const stateBytes = await store.stateBytes(`synthetic-${defaultMode}`);
 await store.close();
@@ -143,6 +161,9 @@ const result = {
   /** The default mode over the whole stream. */
   ingestTurnsPerSecond: total / whole.evolving,
   staticTurnsPerSecond: total / whole.static,
+  wholeStreamCostOverStatic: whole.evolving / whole.static,
+  smallIngests,
+  smallIngestsNote: `the default mode ingesting ${smallTurns} turns 1 or 10 at a time (each ingest one SQLite transaction), against static embedding of the same texts call by call, alternating`,
   queryLatencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), over: total, what: 'query encoding plus a brute-force scan of every vector in process (the bench keeps them; evomem keeps none)' },
   state: { store: 'sqlite', mode: defaultMode, bytes: stateBytes, queueEntries: state.queue.size, tailSegments: state.tail.length, bytesAt: { [first.turns]: first.stateBytes, [last.turns]: last.stateBytes } },
   rssMiB: { first: first.rssMiB, last: last.rssMiB, indexMiB: (total * D * 4) / 2 ** 20 },
@@ -156,7 +177,9 @@ console.log(
     MODES.map((m) => [`${m}${m === defaultMode ? ' (default)' : ''}`, modes[m].turnsPerSecond.toFixed(0), `${modes[m].costOverStatic.toFixed(2)}x`, modes[m].encoderRowsPerTurn.toFixed(2), `${modes[m].executedTokensOverStatic.toFixed(2)}x`]),
   ),
 );
-console.log(`\nThe ${defaultMode} stream over all ${total} turns:`);
+console.log(`\nChat-sized ingests (${smallTurns} turns, ${defaultMode}, each ingest one SQLite transaction, against static embedding of the same texts):`);
+console.log(table(['turns per ingest', 'ingest ms/turn', 'static ms/turn', 'cost over static'], Object.entries(smallIngests).map(([size, r]) => [size, r.ingestMsPerTurn.toFixed(2), r.staticMsPerTurn.toFixed(2), `${r.costOverStatic.toFixed(2)}x`])));
+console.log(`\nThe ${defaultMode} stream over all ${total} turns (${result.wholeStreamCostOverStatic.toFixed(2)}x static):`);
 console.log(
   table(
     ['turns', `${defaultMode} turns/s`, 'static turns/s', 'query p50 ms (scan)', 'state bytes (first / last)', 'RSS first/last MiB (bench index MiB)'],
