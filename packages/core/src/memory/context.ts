@@ -16,7 +16,7 @@ export interface ContextOptions {
    * How the context reaches the turn's embedding.
    * - `mix`: one encoder pass per turn, over the turn's own text (its static embedding). The
    *   context is the normalized sum of the preceding turns' own embeddings, added with
-   *   `weight`: normalize(own + weight · context). With the read-out, ingest took 1.45-1.6x
+   *   `weight`: normalize(own + weight · context). With the read-out, ingest took 1.2-1.6x
    *   the time of static embedding (`pnpm bench:evolving-cost`); the stream keeps its last
    *   `turns` own embeddings to continue from.
    * - `sum`: the turn is embedded with its context as one text, and that embedding is summed
