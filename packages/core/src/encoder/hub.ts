@@ -62,10 +62,14 @@ export function isHubId(model: string): boolean {
   return /^[\w.-]+\/[\w.-]+$/.test(model) && !model.startsWith('.') && !model.includes('..');
 }
 
+/** evomem's cache root: `cacheDir` when given, else $EVOMEM_CACHE, else ~/.cache/evomem. */
+export function cacheRoot(cacheDir?: string): string {
+  return cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem');
+}
+
 /** The cache folder a hub model is (or will be) stored in. */
 export function hubCacheFolder(id: string, options: Pick<HubOptions, 'cacheDir' | 'revision'> = {}): string {
-  const root = options.cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem');
-  return join(root, 'models', id.replace('/', '--'), options.revision ?? 'main');
+  return join(cacheRoot(options.cacheDir), 'models', id.replace('/', '--'), options.revision ?? 'main');
 }
 
 /**

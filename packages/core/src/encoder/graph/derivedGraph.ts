@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { EvomemError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/files.js';
+import { cacheRoot } from '../hub.js';
 import { OnnxGraph } from './OnnxGraph.js';
 import { quantizeDynamic, type QuantizeReport } from './quantize.js';
 
@@ -112,7 +112,7 @@ const inFlight = new Map<string, Promise<PreparedGraph>>();
 
 /** Where derived graphs are kept: beside the source, else under the cache directory. */
 function cacheDirs(sourcePath: string, options: PrepareOptions): string[] {
-  return [join(dirname(sourcePath), 'evomem-cache'), join(options.cacheDir ?? process.env.EVOMEM_CACHE ?? join(homedir(), '.cache', 'evomem'), 'graphs')];
+  return [join(dirname(sourcePath), 'evomem-cache'), join(cacheRoot(options.cacheDir), 'graphs')];
 }
 
 /**
